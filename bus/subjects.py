@@ -1,0 +1,55 @@
+"""Subject names of the log (design.md section 2).
+
+Everything about one bucket lives under ``evt.s3.bucket.<bucket>.``, so one wildcard filter covers
+a bucket's lifecycle and all its objects: that is what makes bucket deletion and object writes
+safe under optimistic concurrency (see handlers/s3/shell.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+COMMANDS_STREAM = "COMMANDS"
+EVENTS_STREAM = "EVENTS"
+BLOBS_STREAM = "BLOBS"
+
+
+def command(service: str, name: str) -> str:
+    return f"cmd.{service}.{name}"
+
+
+def bucket_token(bucket: str) -> str:
+    """A subject token for a bucket name; ``_`` never occurs in valid names, ``.`` must not."""
+    return bucket.replace(".", "_") if bucket else "_"
+
+
+def key_token(key: str) -> str:
+    """Keys hold any UTF-8 (dots, spaces, wildcards), so subjects carry a digest of the key."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def bucket_state(bucket: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.state"
+
+
+def bucket_all(bucket: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.>"
+
+
+def bucket_objects(bucket: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.object.*"
+
+
+def object_(bucket: str, key: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.object.{key_token(key)}"
+
+
+S3_REJECTED = "evt.s3.rejected"
+
+
+def blob(blob_id: str) -> str:
+    return f"blob.{blob_id}"
+
+
+# Core NATS (not stored): the projector announces each committed batch here.
+PROJECTED = "mycloud.projected"

@@ -1,0 +1,63 @@
+"""One typed settings object for every process, from ``MYCLOUD_*`` environment variables.
+
+The defaults run everything embedded under one data directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MYCLOUD_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".mycloud")
+    """Everything the embedded stack keeps: NATS store, projections, blobs, credentials."""
+    nats_url: str | None = None
+    """An external NATS server or cluster (comma-separated URLs); unset: the embedded one."""
+    database_url: str | None = None
+    """``postgresql://...`` or ``sqlite:///path``; unset: SQLite under the data directory."""
+    host: str = "127.0.0.1"
+    """Address the HTTP API listens on."""
+    port: int = 9080
+    """Port of the native JSON API."""
+    sidecars: list[str] = Field(default_factory=list)
+    """Storage targets as ``name=kind:location`` (e.g. ``disk1=disk:/srv/blobs``); unset: one
+    disk sidecar under the data directory."""
+    write_quorum: int | None = None
+    """How many sidecars must hold the bytes before a PUT succeeds; unset: all of them."""
+    request_timeout: float = 30.0
+    """How long the API waits for a command's outcome before answering 503 with its id."""
+    inline_max: int = 256 * 1024
+    """Objects up to this size travel inside the command itself."""
+    chunk_size: int = 4 * 1024 * 1024
+    """Size of the blob chunks larger objects are cut into on the log."""
+    max_object_size: int = 5 * 1024**4
+    """Largest object a single PUT accepts (5 TiB, as S3)."""
+    stream_replicas: int = 1
+    """JetStream replicas for every stream: 1 embedded, 3 in a cluster."""
+    handler_concurrency: int = 64
+    """Commands one handler process works on at once."""
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'projections.db'}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials"
+
+    @property
+    def effective_sidecars(self) -> list[str]:
+        return self.sidecars or [f"disk=disk:{self.data_dir / 'blobs'}"]
+
+    @property
+    def effective_write_quorum(self) -> int:
+        n = len(self.effective_sidecars)
+        return min(self.write_quorum or n, n)
