@@ -1,0 +1,1 @@
+"""The s3 service handler: pure decisions (decide.py) in a thin I/O shell (shell.py)."""
