@@ -1,0 +1,126 @@
+"""The HTTP API process: composition, middleware (request id, auth, errors, metrics), health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from api import routes
+from api.auth import KeyStore, authenticate
+from api.errors import ApiError, problem
+from api.gateway import Gateway
+from api.metrics import Metrics
+from api.openapi import spec
+from bus.log import Bus
+from events.envelope import new_id
+from mycloud.heartbeat import Liveness
+from mycloud.settings import Settings
+from projections.db import Database
+from storage import DiskSidecar
+
+log = structlog.get_logger("api")
+PUBLIC = {"/healthz", "/metrics", "/openapi.json", "/"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    bus: Bus
+    db: Database
+    gateway: Gateway
+    keys: KeyStore
+    sidecars: dict[str, DiskSidecar]
+    liveness: Liveness
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    c: Context = request.app["ctx"]
+    request_id = new_id()
+    request["request_id"] = request_id
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    status = 500
+    try:
+        if request.path not in PUBLIC:
+            request["actor"] = authenticate(request, c.keys)
+        response = await handler(request)
+        status = response.status
+    except ApiError as exc:
+        status = exc.status
+        headers = {"WWW-Authenticate": 'Basic realm="mycloud"'} if exc.status == 401 else {}
+        if exc.code in ("ServiceUnavailable", "SlowDown"):
+            headers["Retry-After"] = "1"
+        response = problem(exc, str(request_id), headers)
+    except web.HTTPException as exc:
+        status = exc.status
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status, "InvalidRequest")
+        response = problem(ApiError(code, exc.reason, resource=request.path), str(request_id))
+    except Exception:
+        log.exception("api.unhandled", path=request.path, method=request.method)
+        response = problem(ApiError("InternalError"), str(request_id))
+    response.headers["X-Request-Id"] = str(request_id)
+    c.metrics.observe(route, request.method, status, time.perf_counter() - started)
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    c: Context = request.app["ctx"]
+    roles = {"api": True, "nats": c.bus.nc.is_connected, **c.liveness.status()}
+    ok = all(roles.values())
+    body = {"status": "ok" if ok else "degraded", "roles": roles, "checkpoint": c.gateway.checkpoint}
+    return web.Response(status=200 if ok else 503, body=orjson.dumps(body),
+                        content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    c: Context = request.app["ctx"]
+    extra = {"mycloud_projection_checkpoint": float(c.gateway.checkpoint)}
+    return web.Response(text=c.metrics.render(extra), content_type="text/plain")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=orjson.dumps(spec()), content_type="application/json")
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response({"service": "mycloud", "openapi": "/openapi.json", "health": "/healthz"})
+
+
+def build_app(c: Context) -> web.Application:
+    app = web.Application(middlewares=[middleware], client_max_size=1024**2)
+    app["ctx"] = c
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    routes.add_routes(app)
+    return app
+
+
+async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(build_app(c), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    await site.start()
+    log.info("api.listening", url=f"http://{host}:{port}")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def required_roles() -> tuple[str, ...]:
+    return ("handler-s3", "projector")
+
+
+__all__ = ["Any", "Context", "build_app", "required_roles", "serve"]

@@ -1,0 +1,243 @@
+"""Streaming object bodies: uploads into the log (inline or chunked), downloads from a replica.
+
+Neither direction holds a whole object in memory: uploads keep at most two chunks in flight to the
+log, downloads go from the replica file to the socket with sendfile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+from aiohttp import web
+
+from api.errors import ApiError
+from bus.log import Bus
+from events.envelope import new_id
+
+IN_FLIGHT = 2
+
+
+@dataclass
+class Upload:
+    blob_id: str
+    size: int = 0
+    md5: str = ""
+    sha256: str = ""
+    inline: bytes | None = None
+    chunks: list[int] = field(default_factory=list)
+
+
+async def receive(request: web.Request, bus: Bus, *, inline_max: int, chunk_size: int,
+                  max_size: int) -> Upload:
+    """Read the request body into the log; verify its length and Content-MD5."""
+    declared = request.content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if declared is None and not chunked:
+        raise ApiError("MissingContentLength")
+    if declared is not None and declared > max_size:
+        raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
+    upload = Upload(blob_id=new_id().hex)
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    buffer = bytearray()
+    pending: list[asyncio.Task[int]] = []
+
+    async def flush(data: bytes) -> None:
+        while len(pending) >= IN_FLIGHT:
+            upload.chunks.append(await pending.pop(0))
+        pending.append(asyncio.create_task(bus.put_chunk(upload.blob_id, data)))
+
+    try:
+        async for data in request.content.iter_chunked(256 * 1024):
+            md5.update(data)
+            sha.update(data)
+            upload.size += len(data)
+            if upload.size > max_size:
+                raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
+            buffer += data
+            if len(buffer) >= chunk_size and upload.size > inline_max:
+                await flush(bytes(buffer[:chunk_size]))
+                del buffer[:chunk_size]
+        if declared is not None and upload.size != declared:
+            raise ApiError("IncompleteBody", resource=request.path)
+        if upload.size <= inline_max and not pending and not upload.chunks:
+            upload.inline = bytes(buffer)
+        elif buffer:
+            await flush(bytes(buffer))
+        for task in pending:
+            upload.chunks.append(await task)
+        pending.clear()
+    except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError) as exc:
+        await _abandon(bus, upload, pending)
+        raise ApiError("IncompleteBody", f"The request body ended early: {exc}") from exc
+    except BaseException:
+        await _abandon(bus, upload, pending)
+        raise
+    upload.md5, upload.sha256 = md5.hexdigest(), sha.hexdigest()
+    expected_md5 = request.headers.get("Content-MD5")
+    if expected_md5 is not None:
+        try:
+            ok = base64.b64decode(expected_md5, validate=True) == md5.digest()
+        except ValueError:
+            ok = False
+        if not ok:
+            await discard(bus, upload)
+            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    return upload
+
+
+async def _abandon(bus: Bus, upload: Upload, pending: list[asyncio.Task[int]]) -> None:
+    for task in pending:
+        with contextlib.suppress(BaseException):
+            upload.chunks.append(await task)
+    await discard(bus, upload)
+
+
+async def discard(bus: Bus, upload: Upload) -> None:
+    """Drop an upload's chunks from the log (it will never be referenced)."""
+    if upload.chunks:
+        with contextlib.suppress(Exception):
+            await bus.purge_blob(upload.blob_id)
+
+
+# ---------------------------------------------------------------- downloads
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One ``bytes=`` range (as S3: several ranges, or a malformed header, mean the whole object);
+    an unsatisfiable one raises InvalidRange."""
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                raise ApiError("InvalidRange", resource=f"bytes */{size}")
+            return ByteRange(max(size - n, 0), size - 1) if size else _unsatisfiable(size)
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or end < start:
+        return None
+    if start >= size:
+        _unsatisfiable(size)
+    return ByteRange(start, min(end, size - 1))
+
+
+def _unsatisfiable(size: int) -> ByteRange:
+    raise ApiError("InvalidRange", f"The requested range is not satisfiable (size {size}).",
+                   actual_object_size=size)
+
+
+def http_date(dt: datetime) -> str:
+    return format_datetime(dt, usegmt=True)
+
+
+def check_preconditions(request: web.Request, etag: str, modified: datetime) -> int | None:
+    """RFC 7232 as S3 applies it: 412 or 304, or None to go on."""
+    quoted = f'"{etag}"'
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and not _etag_in(if_match, quoted):
+        return 412
+    if_unmodified = _parse_date(request.headers.get("If-Unmodified-Since"))
+    if if_match is None and if_unmodified is not None and modified.replace(microsecond=0) > if_unmodified:
+        return 412
+    if_none = request.headers.get("If-None-Match")
+    if if_none is not None and _etag_in(if_none, quoted):
+        return 304
+    if_modified = _parse_date(request.headers.get("If-Modified-Since"))
+    if if_none is None and if_modified is not None and modified.replace(microsecond=0) <= if_modified:
+        return 304
+    return None
+
+
+def _etag_in(header: str, quoted: str) -> bool:
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or quoted in tags or quoted.strip('"') in tags
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class BlobResponse(web.StreamResponse):
+    """Sends (part of) a replica file with sendfile once the headers are out."""
+
+    def __init__(self, path: Path, byte_range: ByteRange | None, size: int, **kwargs: Any) -> None:
+        super().__init__(status=206 if byte_range else 200, **kwargs)
+        self._path = path
+        self._offset = byte_range.start if byte_range else 0
+        self._count = byte_range.length if byte_range else size
+        self.content_length = self._count
+        if byte_range:
+            self.headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        fobj = await asyncio.to_thread(open, self._path, "rb")
+        try:
+            writer = await super().prepare(request)
+            if request.method == "HEAD" or self._count == 0:
+                return writer
+            transport = request.transport
+            if transport is None:
+                raise ConnectionResetError("connection lost")
+            try:
+                await request._loop.sendfile(transport, fobj, self._offset, self._count)
+            except NotImplementedError:
+                await _copy(writer, fobj, self._offset, self._count)
+            await super().write_eof()
+            return writer
+        finally:
+            fobj.close()
+
+
+async def _copy(writer: Any, fobj: IO[bytes], offset: int, count: int) -> None:
+    await asyncio.to_thread(fobj.seek, offset)
+    while count > 0:
+        data = await asyncio.to_thread(fobj.read, min(count, 1024 * 1024))
+        if not data:
+            break
+        count -= len(data)
+        await writer.write(data)
+
+
+def replica_path(sidecars: dict[str, Any], replicas: list[str], blob_id: str) -> Path | None:
+    for name in replicas:
+        sidecar = sidecars.get(name)
+        if sidecar is None:
+            continue
+        path: Path = sidecar.path(blob_id)
+        if os.path.exists(path):
+            return path
+    return None

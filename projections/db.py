@@ -1,0 +1,335 @@
+"""The read-model store: SQLite (aiosqlite, the default) or PostgreSQL (asyncpg), one SQL dialect.
+
+Projections write PostgreSQL-style SQL (``$1`` placeholders, ``FOR UPDATE``) plus
+``COLLATE BINARY`` for byte-ordered text columns; each backend translates the few differences in
+one cached function. Driver errors leave this module as ``DatabaseError`` and its subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
+
+import aiosqlite
+import asyncpg
+
+Dialect = Literal["sqlite", "postgresql"]
+Row = dict[str, Any]
+
+
+class DatabaseError(Exception):
+    """Base of every read-model store failure."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint (primary key, unique, not null) rejected a write."""
+
+
+class OperationalError(DatabaseError):
+    """The store is unreachable, locked or misconfigured; retrying later may help."""
+
+
+class Reader(Protocol):
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+
+class Tx(Reader, Protocol):
+    dialect: Dialect
+
+    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+
+class Database(Reader, Protocol):
+    dialect: Dialect
+    url: str
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+    async def close(self) -> None: ...
+
+
+async def open_database(url: str, *, schema: str | None = None, readers: int = 3) -> Database:
+    """``sqlite:///abs/path.db`` or ``postgresql://user@host:port/db``; ``schema`` (PostgreSQL
+    only) is created if missing and becomes the search_path of every connection."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return await PostgresDatabase.open(url, schema=schema, max_size=readers + 2)
+    if url.startswith("sqlite:///"):
+        if schema is not None:
+            raise ValueError("schema= applies to PostgreSQL only; use a fresh SQLite file")
+        return await SqliteDatabase.open(url, readers=readers)
+    raise ValueError(f"unsupported database url {url!r}: use sqlite:///path or postgresql://...")
+
+
+def _first(row: Row | None) -> Any:
+    return None if row is None else next(iter(row.values()))
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    # ?NNN binds by position like $NNN, so reordered or repeated parameters keep working; the
+    # writer holds the whole database with BEGIN IMMEDIATE, so row locks are meaningless here.
+    return _PLACEHOLDER.sub(r"?\1", sql).replace(" FOR UPDATE", "")
+
+
+def _sqlite_error(exc: sqlite3.Error) -> DatabaseError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(str(exc))
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(str(exc))
+    return DatabaseError(str(exc))
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+class SqliteConnection:
+    """One aiosqlite connection (its own thread) speaking the shared dialect."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            await self._conn.execute_fetchall(_sqlite_sql(sql), args)
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self._conn.executemany(_sqlite_sql(sql), args)
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            rows = await self._conn.execute_fetchall(_sqlite_sql(sql), args)
+            return cast(list[Row], rows)
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return _first(await self.fetchrow(sql, *args))
+
+
+class SqliteDatabase:
+    """One writer connection behind a lock plus a few read connections used round-robin: in WAL
+    mode readers see the last commit and never wait for the writer."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, url: str, writer: SqliteConnection, readers: list[SqliteConnection]) -> None:
+        self.url = url
+        self._writer = writer
+        self._readers = readers
+        self._next_reader = itertools.cycle(readers)
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str, *, readers: int) -> SqliteDatabase:
+        path = Path(url.removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        opened: list[aiosqlite.Connection] = []
+        try:
+            for _ in range(1 + max(readers, 1)):
+                conn = await aiosqlite.connect(path, isolation_level=None)
+                opened.append(conn)
+                conn.row_factory = _dict_row
+                # Read models are rebuildable from the log, so NORMAL (no fsync per commit) is
+                # enough; busy_timeout lets a second writer process wait instead of failing.
+                await conn.execute("PRAGMA busy_timeout = 10000")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+                if len(opened) == 1:
+                    await conn.execute("PRAGMA journal_mode = WAL")
+                else:
+                    await conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            for conn in opened:
+                await conn.close()
+            raise _sqlite_error(exc) from exc
+        wrapped = [SqliteConnection(c) for c in opened]
+        return cls(url, wrapped[0], wrapped[1:])
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._lock:
+            # IMMEDIATE takes the write lock up front, so concurrent projectors (other processes)
+            # serialise on BEGIN rather than failing with SQLITE_BUSY at the first write.
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back on its own (disk full, interrupt)
+                with suppress(DatabaseError):
+                    await self._writer.execute("ROLLBACK")
+                raise
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await next(self._next_reader).fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await next(self._next_reader).fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await next(self._next_reader).fetchval(sql, *args)
+
+    async def close(self) -> None:
+        for conn in [self._writer, *self._readers]:
+            await conn._conn.close()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("COLLATE BINARY", 'COLLATE "C"')
+
+
+def _pg_error(exc: Exception) -> DatabaseError:
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(str(exc))
+    if isinstance(exc, asyncpg.PostgresError):
+        return DatabaseError(f"{type(exc).__name__}: {exc}")
+    return OperationalError(f"{type(exc).__name__}: {exc}")
+
+
+_PG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+
+
+class PostgresConnection:
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            await self._conn.execute(_pg_sql(sql), *args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self._conn.executemany(_pg_sql(sql), args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return [dict(r) for r in await self._conn.fetch(_pg_sql(sql), *args)]
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            row = await self._conn.fetchrow(_pg_sql(sql), *args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+        return None if row is None else dict(row)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self._conn.fetchval(_pg_sql(sql), *args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+
+class PostgresDatabase:
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, url: str, pool: asyncpg.Pool, schema: str | None) -> None:
+        self.url = url
+        self.schema = schema
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, schema: str | None, max_size: int) -> PostgresDatabase:
+        settings = {"search_path": _quote_ident(schema)} if schema else {}
+        try:
+            if schema:
+                conn = await asyncpg.connect(url)
+                try:
+                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_ident(schema)}")
+                finally:
+                    await conn.close()
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_size, server_settings=settings
+            )
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+        return cls(url, pool, schema)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        # Only the driver's own calls are translated: the body's errors pass through unchanged.
+        try:
+            conn = await self._pool.acquire()
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+        try:
+            tx = conn.transaction()
+            try:
+                await tx.start()
+            except _PG_ERRORS as exc:
+                raise _pg_error(exc) from exc
+            try:
+                yield PostgresConnection(conn)
+            except BaseException:
+                with suppress(*_PG_ERRORS):
+                    await tx.rollback()
+                raise
+            try:
+                await tx.commit()
+            except _PG_ERRORS as exc:
+                raise _pg_error(exc) from exc
+        finally:
+            await self._pool.release(conn)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return [dict(r) for r in await self._pool.fetch(_pg_sql(sql), *args)]
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            row = await self._pool.fetchrow(_pg_sql(sql), *args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+        return None if row is None else dict(row)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self._pool.fetchval(_pg_sql(sql), *args)
+        except _PG_ERRORS as exc:
+            raise _pg_error(exc) from exc
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
