@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Base64Bytes, Field
+import base64
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from events.envelope import Message, registry
+
+# Bytes in memory, base64 in the JSON that goes into the log.
+Base64Bytes = Annotated[
+    bytes,
+    BeforeValidator(lambda v: base64.b64decode(v, validate=True) if isinstance(v, str) else v),
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), when_used="json"),
+]
 
 # ---------------------------------------------------------------- commands (imperative)
 

@@ -1,0 +1,111 @@
+"""The ``mycloud`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mycloud import __version__
+from mycloud.settings import Settings
+
+
+def settings_from(**overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**values)
+    except Exception as exc:  # pydantic's message is long; one line is enough here
+        raise click.ClickException(f"invalid settings: {str(exc).splitlines()[0]}") from None
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None,
+    help="Data directory (default: $MYCLOUD_DATA_DIR or ~/.mycloud).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mycloud")
+def main() -> None:
+    """MyCloud: a local cloud (S3-compatible object storage) on an event-sourced NATS JetStream
+    backbone. Start everything with `mycloud up`."""
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None, help="API listen address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="API port (default 9080).")
+def up(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Start the whole stack: nats-server, projector, s3 handler and API, supervised."""
+    from mycloud.supervisor import Supervisor
+
+    settings = settings_from(data_dir=data_dir, host=host, port=port)
+    sys.exit(Supervisor(settings).up())
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def api(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Run the HTTP API alone (against $MYCLOUD_NATS_URL and $MYCLOUD_DATABASE_URL)."""
+    from mycloud import logs, roles
+
+    s = settings_from(data_dir=data_dir, host=host, port=port)
+    logs.configure(s.log_format, s.log_level, "api")
+    roles.main(roles.run_api, s)
+
+
+@main.command()
+@click.argument("service", type=click.Choice(["s3"]))
+@data_dir_option
+def handler(service: str, data_dir: Path | None) -> None:
+    """Run one service's command handler alone."""
+    from mycloud import logs, roles
+
+    s = settings_from(data_dir=data_dir)
+    logs.configure(s.log_format, s.log_level, f"handler-{service}")
+    roles.main(roles.run_handler, s)
+
+
+@main.command()
+@data_dir_option
+def projector(data_dir: Path | None) -> None:
+    """Run the projector alone: events -> SQL read models."""
+    from mycloud import logs, roles
+
+    s = settings_from(data_dir=data_dir)
+    logs.configure(s.log_format, s.log_level, "projector")
+    roles.main(roles.run_projector, s)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@data_dir_option
+@click.option("--into", default=None, metavar="URL",
+              help="Build into this fresh database instead of rebuilding the live one.")
+@click.option("--compare/--no-compare", default=False,
+              help="After building with --into, compare it row for row with the live read models.")
+def replay(names: tuple[str, ...], data_dir: Path | None, into: str | None, compare: bool) -> None:
+    """Rebuild read models (all, or NAMES) from the event log."""
+    from mycloud import admin
+
+    s = settings_from(data_dir=data_dir)
+    sys.exit(asyncio.run(admin.replay(s, list(names), into, compare)))
+
+
+@main.command()
+@data_dir_option
+def status(data_dir: Path | None) -> None:
+    """Consumer lag per handler, projection lag, sidecar health."""
+    from mycloud import admin
+
+    s = settings_from(data_dir=data_dir)
+    sys.exit(asyncio.run(admin.status(s)))
+
+
+if __name__ == "__main__":
+    main()

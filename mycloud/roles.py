@@ -1,0 +1,130 @@
+"""Composition roots: one per process role. Each reads settings, wires adapters, runs until stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from bus.log import Bus, StreamSettings
+from mycloud import heartbeat
+from mycloud.settings import Settings
+
+log = structlog.get_logger("mycloud")
+
+
+def nats_url(settings: Settings) -> str:
+    if settings.nats_url:
+        return settings.nats_url
+    url_file = settings.data_dir / "run" / "nats.url"
+    if url_file.exists():
+        return url_file.read_text().strip()
+    raise SystemExit("no NATS server: set MYCLOUD_NATS_URL or start the stack with `mycloud up`")
+
+
+async def connect(settings: Settings, role: str) -> Bus:
+    bus = await Bus.connect(nats_url(settings), name=f"mycloud-{role}", retry_for=30.0)
+    await bus.ensure_streams(StreamSettings(replicas=settings.stream_replicas))
+    return bus
+
+
+async def run_handler(settings: Settings, stop: asyncio.Event) -> None:
+    from handlers.s3.shell import S3Handler
+    from storage import build_sidecars
+
+    bus = await connect(settings, "handler-s3")
+    handler = S3Handler(
+        bus,
+        build_sidecars(settings.effective_sidecars),
+        write_quorum=settings.effective_write_quorum,
+        concurrency=settings.handler_concurrency,
+    )
+    beat = asyncio.create_task(heartbeat.beat(bus, "handler-s3", stop))
+    try:
+        await handler.run(stop)
+    finally:
+        beat.cancel()
+        await bus.close()
+
+
+async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
+    from projections import all_projections
+    from projections.db import open_database
+    from projections.runner import Projector
+
+    bus = await connect(settings, "projector")
+    db = await open_database(settings.effective_database_url)
+    projector = Projector(bus, db, all_projections())
+    beat = asyncio.create_task(heartbeat.beat(bus, "projector", stop))
+    task = asyncio.create_task(projector.run())
+    try:
+        await _until(stop, task)
+    finally:
+        beat.cancel()
+        await db.close()
+        await bus.close()
+
+
+async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    from api.app import Context, required_roles, serve
+    from api.auth import StaticKeyStore
+    from api.gateway import Gateway
+    from mycloud import credentials
+    from projections.db import open_database
+    from storage import build_sidecars
+
+    bus = await connect(settings, "api")
+    db = await open_database(settings.effective_database_url)
+    root = credentials.from_env() or credentials.ensure_root(settings.credentials_path)[0]
+    gateway = Gateway(bus, db, timeout=settings.request_timeout)
+    await gateway.start()
+    liveness = heartbeat.Liveness(required_roles())
+    await liveness.start(bus)
+    context = Context(
+        settings=settings,
+        bus=bus,
+        db=db,
+        gateway=gateway,
+        keys=StaticKeyStore([root]),
+        sidecars={s.name: s for s in build_sidecars(settings.effective_sidecars)},
+        liveness=liveness,
+    )
+    try:
+        await serve(context, settings.host, settings.port, stop)
+    finally:
+        await gateway.stop()
+        await db.close()
+        await bus.close()
+
+
+async def _until(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task in done:
+        task.result()  # a crashed runner crashes the process: the supervisor restarts it
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def main(role: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings) -> None:
+    """Run one role until SIGTERM/SIGINT."""
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await role(settings, stop)
+
+    try:
+        import uvloop
+
+        uvloop.run(body())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(body())
