@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -31,6 +32,31 @@ async def connect(settings: Settings, role: str) -> Bus:
     return bus
 
 
+async def open_read_models(settings: Settings, bus: Bus) -> Any:
+    """Open the read-model database with its schema in place (idempotent DDL), retrying while
+    another process holds the lock during its own start-up."""
+    from projections import Projector, all_projections
+    from projections.db import DatabaseError, open_database
+
+    for attempt in range(50):
+        try:
+            db = await open_database(settings.effective_database_url)
+        except DatabaseError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        try:
+            await Projector(bus, db, all_projections()).start()
+            return db
+        except DatabaseError:
+            await db.close()
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
 async def run_handler(settings: Settings, stop: asyncio.Event) -> None:
     from handlers.s3.shell import S3Handler
     from storage import build_sidecars
@@ -52,11 +78,10 @@ async def run_handler(settings: Settings, stop: asyncio.Event) -> None:
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     from projections import all_projections
-    from projections.db import open_database
     from projections.runner import Projector
 
     bus = await connect(settings, "projector")
-    db = await open_database(settings.effective_database_url)
+    db = await open_read_models(settings, bus)
     projector = Projector(bus, db, all_projections())
     beat = asyncio.create_task(heartbeat.beat(bus, "projector", stop))
     task = asyncio.create_task(projector.run())
@@ -73,11 +98,10 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     from api.auth import StaticKeyStore
     from api.gateway import Gateway
     from mycloud import credentials
-    from projections.db import open_database
     from storage import build_sidecars
 
     bus = await connect(settings, "api")
-    db = await open_database(settings.effective_database_url)
+    db = await open_read_models(settings, bus)
     root = credentials.from_env() or credentials.ensure_root(settings.credentials_path)[0]
     gateway = Gateway(bus, db, timeout=settings.request_timeout)
     await gateway.start()

@@ -155,15 +155,15 @@ class SqliteDatabase:
             for _ in range(1 + max(readers, 1)):
                 conn = await aiosqlite.connect(path, isolation_level=None)
                 opened.append(conn)
-                conn.row_factory = _dict_row
+                conn.row_factory = _dict_row  # type: ignore[assignment]
                 # Read models are rebuildable from the log, so NORMAL (no fsync per commit) is
                 # enough; busy_timeout lets a second writer process wait instead of failing.
-                await conn.execute("PRAGMA busy_timeout = 10000")
-                await conn.execute("PRAGMA synchronous = NORMAL")
+                await conn.execute_fetchall("PRAGMA busy_timeout = 10000")
+                await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
                 if len(opened) == 1:
-                    await conn.execute("PRAGMA journal_mode = WAL")
+                    await conn.execute_fetchall("PRAGMA journal_mode = WAL")
                 else:
-                    await conn.execute("PRAGMA query_only = 1")
+                    await conn.execute_fetchall("PRAGMA query_only = 1")
         except sqlite3.Error as exc:
             for conn in opened:
                 await conn.close()

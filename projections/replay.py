@@ -112,5 +112,8 @@ async def _compare_table(
     return out
 
 
-def _by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+Row = dict[str, Any]
+
+
+def _by_key(rows: list[Row], key: Sequence[str]) -> dict[tuple[Any, ...], Row]:
     return {tuple(row[k] for k in key): row for row in rows}

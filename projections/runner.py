@@ -55,7 +55,9 @@ class Projector:
         """The lowest checkpoint of this runner's projections after its last commit."""
         self._names = [p.name for p in self.projections]
         marks = ", ".join(f"${i + 1}" for i in range(len(names)))
-        self._select_sql = f"SELECT name, last_seq FROM projection_checkpoints WHERE name IN ({marks})"
+        self._select_sql = (
+            f"SELECT name, last_seq FROM projection_checkpoints WHERE name IN ({marks})"
+        )
         # Sorted names lock rows in one order in every runner: no deadlock between runners.
         self._lock_sql = f"{self._select_sql} ORDER BY name FOR UPDATE"
         self._started = False
@@ -94,7 +96,7 @@ class Projector:
             self.checkpoint = low
             if until is not None and low >= until:
                 return low
-            log.info("projector.reading", from_seq=low + 1, until_seq=until, projections=self._names)
+            log.info("projector.reading", from_seq=low + 1, until_seq=until, names=self._names)
             try:
                 await self._read(low, until)
             except DatabaseError:
@@ -121,13 +123,17 @@ class Projector:
                         f"cannot read the event after sequence {read_to}: {exc}; "
                         "upgrade this projector before restarting it"
                     ) from exc
-                went_back = await self._apply(batch, read_to)
+                went_back = await self.commit_batch(batch, read_to)
                 read_to = batch[-1].seq
                 if went_back:
                     log.info("projector.checkpoint_went_back", read_to=read_to)
                     return
 
-    async def _apply(self, batch: list[Stored], read_to: int) -> bool:
+    async def commit_batch(self, batch: list[Stored], read_to: int) -> bool:
+        """Apply one batch read right after ``read_to`` and publish what it decided; True when a
+        checkpoint was found below ``read_to``, so the log must be re-read from there."""
+        if not batch:
+            return False
         last = batch[-1].seq
         went_back = False
         async with self.db.transaction() as tx:

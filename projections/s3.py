@@ -1,4 +1,4 @@
-"""Read models of the s3 service: buckets, objects (with the blobs they orphan) and command outcomes.
+"""Read models of the s3 service: buckets, objects (and the blobs they orphan), command outcomes.
 
 Text columns that S3 lists are ``COLLATE BINARY`` (``"C"`` on PostgreSQL): S3 orders keys by their
 UTF-8 bytes, which for valid UTF-8 is code point order.
