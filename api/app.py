@@ -18,6 +18,7 @@ from api.errors import ApiError, problem
 from api.gateway import Gateway
 from api.metrics import Metrics
 from api.openapi import spec
+from bus.errors import BusUnavailable
 from bus.log import Bus
 from events.envelope import new_id
 from mycloud.heartbeat import Liveness
@@ -48,7 +49,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     request_id = new_id()
     request["request_id"] = request_id
     started = time.perf_counter()
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    route = (
+        request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    )
     status = 500
     try:
         if request.path not in PUBLIC:
@@ -61,6 +64,13 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if exc.code in ("ServiceUnavailable", "SlowDown"):
             headers["Retry-After"] = "1"
         response = problem(exc, str(request_id), headers)
+    except BusUnavailable as exc:
+        status = 503
+        response = problem(
+            ApiError("ServiceUnavailable", f"The log is unavailable right now: {exc}"),
+            str(request_id),
+            {"Retry-After": "1"},
+        )
     except web.HTTPException as exc:
         status = exc.status
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status, "InvalidRequest")
@@ -77,9 +87,14 @@ async def healthz(request: web.Request) -> web.Response:
     c: Context = request.app["ctx"]
     roles = {"api": True, "nats": c.bus.nc.is_connected, **c.liveness.status()}
     ok = all(roles.values())
-    body = {"status": "ok" if ok else "degraded", "roles": roles, "checkpoint": c.gateway.checkpoint}
-    return web.Response(status=200 if ok else 503, body=orjson.dumps(body),
-                        content_type="application/json")
+    body = {
+        "status": "ok" if ok else "degraded",
+        "roles": roles,
+        "checkpoint": c.gateway.checkpoint,
+    }
+    return web.Response(
+        status=200 if ok else 503, body=orjson.dumps(body), content_type="application/json"
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -93,7 +108,9 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    return web.json_response({"service": "mycloud", "openapi": "/openapi.json", "health": "/healthz"})
+    return web.json_response(
+        {"service": "mycloud", "openapi": "/openapi.json", "health": "/healthz"}
+    )
 
 
 def build_app(c: Context) -> web.Application:

@@ -74,7 +74,12 @@ class Gateway:
                 waiter.set_result(_outcome(item))
 
     async def execute(
-        self, data: Message, *, actor: str, service: str, request_id: uuid.UUID,
+        self,
+        data: Message,
+        *,
+        actor: str,
+        service: str,
+        request_id: uuid.UUID,
         command_id: uuid.UUID | None = None,
     ) -> Outcome:
         """Send a command and return its outcome once every read model reflects it.

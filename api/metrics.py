@@ -35,10 +35,16 @@ class Metrics:
         ]
         for route, counts in sorted(self.latency.items()):
             for bound, n in zip(BUCKETS, counts, strict=False):
-                out.append(f'mycloud_http_request_seconds_bucket{{route="{route}",le="{bound}"}} {n}')
-            out.append(f'mycloud_http_request_seconds_bucket{{route="{route}",le="+Inf"}} {counts[-1]}')
+                out.append(
+                    f'mycloud_http_request_seconds_bucket{{route="{route}",le="{bound}"}} {n}'
+                )
+            out.append(
+                f'mycloud_http_request_seconds_bucket{{route="{route}",le="+Inf"}} {counts[-1]}'
+            )
             out.append(f'mycloud_http_request_seconds_count{{route="{route}"}} {counts[-1]}')
-            out.append(f'mycloud_http_request_seconds_sum{{route="{route}"}} {self.latency_sum[route]}')
+            out.append(
+                f'mycloud_http_request_seconds_sum{{route="{route}"}} {self.latency_sum[route]}'
+            )
         for name, value in sorted(extra.items()):
             out += [f"# TYPE {name} gauge", f"{name} {value}"]
         return "\n".join(out) + "\n"

@@ -61,7 +61,9 @@ async def run(request: web.Request, data: Any, cid: uuid.UUID | None = None) -> 
             command_id=exc.command_id,
         ) from None
     if not outcome.ok:
-        raise ApiError(outcome.code or "InternalError", outcome.message, command_id=outcome.command_id)
+        raise ApiError(
+            outcome.code or "InternalError", outcome.message, command_id=outcome.command_id
+        )
     return outcome
 
 
@@ -114,8 +116,12 @@ async def create_bucket(request: web.Request) -> web.Response:
 
 
 def _bucket(row: dict[str, Any]) -> dict[str, Any]:
-    return {"name": row["name"], "region": row["region"], "owner": row["owner"],
-            "created_at": iso(row["created_at"])}
+    return {
+        "name": row["name"],
+        "region": row["region"],
+        "owner": row["owner"],
+        "created_at": iso(row["created_at"]),
+    }
 
 
 async def list_buckets(request: web.Request) -> web.Response:
@@ -150,7 +156,7 @@ async def put_object(request: web.Request) -> web.Response:
     if await queries.get_bucket(c.db, bucket) is None:
         raise ApiError("NoSuchBucket", resource=bucket)
     metadata = {
-        k[len(META_PREFIX):].lower(): v
+        k[len(META_PREFIX) :].lower(): v
         for k, v in request.headers.items()
         if k.lower().startswith(META_PREFIX)
     }
@@ -179,9 +185,13 @@ async def put_object(request: web.Request) -> web.Response:
     return await _put_answer(request, bucket, key, outcome)
 
 
-async def _put_answer(request: web.Request, bucket: str, key: str, outcome: Outcome) -> web.Response:
+async def _put_answer(
+    request: web.Request, bucket: str, key: str, outcome: Outcome
+) -> web.Response:
     if not outcome.ok:
-        raise ApiError(outcome.code or "InternalError", outcome.message, command_id=outcome.command_id)
+        raise ApiError(
+            outcome.code or "InternalError", outcome.message, command_id=outcome.command_id
+        )
     row = await queries.get_object(ctx(request).db, bucket, key)
     body: dict[str, Any] = {"bucket": bucket, "key": key, "seq": outcome.seq}
     headers = {}
@@ -216,7 +226,9 @@ async def get_object(request: web.Request) -> web.StreamResponse:
     if status == 412:
         raise ApiError("PreconditionFailed", resource=key)
     if status == 304:
-        return web.Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        return web.Response(
+            status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}
+        )
     size = int(row["size"])
     byte_range = transfer.parse_range(request.headers.get("Range"), size)
     path = transfer.replica_path(c.sidecars, row["replicas"], row["blob_id"])
@@ -248,23 +260,32 @@ async def list_objects(request: web.Request) -> web.Response:
             start_after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         except ValueError:
             raise ApiError("InvalidArgument", "cursor is not one this API gave out.") from None
-    rows = await queries.list_objects(c.db, bucket, prefix=prefix, start_after=start_after, limit=limit)
+    rows = await queries.list_objects(
+        c.db, bucket, prefix=prefix, start_after=start_after, limit=limit
+    )
     truncated = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
     if truncated:
         next_cursor = base64.urlsafe_b64encode(rows[-1]["key"].encode()).decode().rstrip("=")
-    return json({
-        "bucket": bucket,
-        "prefix": prefix,
-        "objects": [
-            {"key": r["key"], "size": r["size"], "etag": r["etag"],
-             "last_modified": iso(r["last_modified"]), "content_type": r["content_type"]}
-            for r in rows
-        ],
-        "is_truncated": truncated,
-        "next_cursor": next_cursor,
-    })
+    return json(
+        {
+            "bucket": bucket,
+            "prefix": prefix,
+            "objects": [
+                {
+                    "key": r["key"],
+                    "size": r["size"],
+                    "etag": r["etag"],
+                    "last_modified": iso(r["last_modified"]),
+                    "content_type": r["content_type"],
+                }
+                for r in rows
+            ],
+            "is_truncated": truncated,
+            "next_cursor": next_cursor,
+        }
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
-from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,8 +37,9 @@ class Upload:
     chunks: list[int] = field(default_factory=list)
 
 
-async def receive(request: web.Request, bus: Bus, *, inline_max: int, chunk_size: int,
-                  max_size: int) -> Upload:
+async def receive(
+    request: web.Request, bus: Bus, *, inline_max: int, chunk_size: int, max_size: int
+) -> Upload:
     """Read the request body into the log; verify its length and Content-MD5."""
     declared = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
@@ -91,7 +92,9 @@ async def receive(request: web.Request, bus: Bus, *, inline_max: int, chunk_size
             ok = False
         if not ok:
             await discard(bus, upload)
-            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we received.")
+            raise ApiError(
+                "BadDigest", "The Content-MD5 you specified did not match what we received."
+            )
     return upload
 
 
@@ -151,8 +154,11 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 
 def _unsatisfiable(size: int) -> ByteRange:
-    raise ApiError("InvalidRange", f"The requested range is not satisfiable (size {size}).",
-                   actual_object_size=size)
+    raise ApiError(
+        "InvalidRange",
+        f"The requested range is not satisfiable (size {size}).",
+        actual_object_size=size,
+    )
 
 
 def http_date(dt: datetime) -> str:
@@ -166,13 +172,21 @@ def check_preconditions(request: web.Request, etag: str, modified: datetime) -> 
     if if_match is not None and not _etag_in(if_match, quoted):
         return 412
     if_unmodified = _parse_date(request.headers.get("If-Unmodified-Since"))
-    if if_match is None and if_unmodified is not None and modified.replace(microsecond=0) > if_unmodified:
+    if (
+        if_match is None
+        and if_unmodified is not None
+        and modified.replace(microsecond=0) > if_unmodified
+    ):
         return 412
     if_none = request.headers.get("If-None-Match")
     if if_none is not None and _etag_in(if_none, quoted):
         return 304
     if_modified = _parse_date(request.headers.get("If-Modified-Since"))
-    if if_none is None and if_modified is not None and modified.replace(microsecond=0) <= if_modified:
+    if (
+        if_none is None
+        and if_modified is not None
+        and modified.replace(microsecond=0) <= if_modified
+    ):
         return 304
     return None
 

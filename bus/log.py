@@ -42,6 +42,7 @@ TRANSIENT = (
     asyncio.TimeoutError,
 )
 WRONG_LAST_SEQUENCE = 10071
+STREAM_NAME_IN_USE = 10058
 
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_EXPECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
@@ -107,7 +108,7 @@ class CommandQueue:
     async def fetch(self, batch: int, timeout: float) -> list[Delivery]:
         try:
             msgs = await self._sub.fetch(batch, timeout=timeout)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         return [Delivery(m) for m in msgs]
 
@@ -137,7 +138,7 @@ class Bus:
                     **opts,
                 )
                 return cls(nc, retry_for=retry_for)
-            except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
                 if time.monotonic() > deadline:
                     raise BusUnavailable(f"cannot reach NATS at {url}: {exc}") from exc
                 await asyncio.sleep(0.2)
@@ -190,8 +191,12 @@ class Bus:
         try:
             await self.js.stream_info(config.name or "")
         except nats.js.errors.NotFoundError:
-            await self.js.add_stream(config)
-            return
+            try:
+                await self.js.add_stream(config)
+                return
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != STREAM_NAME_IN_USE:  # else another process just created it
+                    raise
         await self.js.update_stream(config)
 
     async def last_sequence(self, stream: str = subjects.EVENTS_STREAM) -> int:
@@ -264,7 +269,9 @@ class Bus:
                 raw = await self.js.get_last_msg(stream, subject, direct=True)
             except nats.js.errors.NotFoundError:
                 return None
-            return Stored(seq=int(raw.seq or 0), subject=raw.subject or "", envelope=decode(raw.data or b""))
+            return Stored(
+                seq=int(raw.seq or 0), subject=raw.subject or "", envelope=decode(raw.data or b"")
+            )
 
         result: Stored | None = await self._retry(once)
         return result
@@ -290,7 +297,7 @@ class Bus:
         max_batch: int = 500,
         idle: float = 0.05,
     ) -> AsyncIterator[list[Stored]]:
-        """Yield the log in order, in batches, from ``from_seq``: for ever, or through ``until_seq``.
+        """Yield the log in order, in batches, from ``from_seq``: for ever or through ``until_seq``.
 
         An ordered consumer: the server pushes, the client detects gaps and recreates it.
         """
@@ -356,7 +363,9 @@ class Bus:
 
     @staticmethod
     def _stored(msg: Msg) -> Stored:
-        return Stored(seq=msg.metadata.sequence.stream, subject=msg.subject, envelope=decode(msg.data))
+        return Stored(
+            seq=msg.metadata.sequence.stream, subject=msg.subject, envelope=decode(msg.data)
+        )
 
     async def commands(self, service: str, durable: str, *, ack_wait: float = 30.0) -> CommandQueue:
         config = ConsumerConfig(

@@ -115,7 +115,7 @@ class NatsServer:
 
     def start(self, timeout: float = 10.0) -> NatsServer:
         self.write_config()
-        log = open(self.directory / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.directory / "nats-server.log", "ab")
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -145,7 +145,9 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {host}:{port} opened")
+            raise RuntimeError(
+                f"process exited with {process.returncode} before {host}:{port} opened"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return

@@ -22,26 +22,52 @@ _CODES = [
     Code("InvalidURI", 400, "Could not parse the specified URI."),
     Code("KeyTooLongError", 400, "Your key is too long."),
     Code("MalformedJSON", 400, "The JSON you provided was not well-formed."),
-    Code("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
+    Code(
+        "IncompleteBody",
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    ),
     Code("MissingContentLength", 411, "You must provide the Content-Length HTTP header."),
     Code("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."),
-    Code("BadDigest", 400, "The Content-MD5 or checksum you specified did not match what was received."),
+    Code(
+        "BadDigest",
+        400,
+        "The Content-MD5 or checksum you specified did not match what was received.",
+    ),
     Code("InvalidRange", 416, "The requested range is not satisfiable."),
     Code("Unauthorized", 401, "Authentication is required."),
-    Code("InvalidAccessKeyId", 403, "The access key ID you provided does not exist in our records."),
-    Code("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided."),
+    Code(
+        "InvalidAccessKeyId", 403, "The access key ID you provided does not exist in our records."
+    ),
+    Code(
+        "SignatureDoesNotMatch",
+        403,
+        "The request signature we calculated does not match the signature you provided.",
+    ),
     Code("AccessDenied", 403, "Access Denied."),
     Code("NoSuchBucket", 404, "The specified bucket does not exist."),
     Code("NoSuchKey", 404, "The specified key does not exist."),
     Code("NotFound", 404, "Not found."),
     Code("MethodNotAllowed", 405, "The specified method is not allowed against this resource."),
     Code("BucketAlreadyExists", 409, "The requested bucket name is not available."),
-    Code("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."),
+    Code(
+        "BucketAlreadyOwnedByYou",
+        409,
+        "Your previous request to create the named bucket succeeded and you already own it.",
+    ),
     Code("BucketNotEmpty", 409, "The bucket you tried to delete is not empty."),
-    Code("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold."),
+    Code(
+        "PreconditionFailed", 412, "At least one of the preconditions you specified did not hold."
+    ),
     Code("InternalError", 500, "We encountered an internal error. Please try again."),
-    Code("NotImplemented", 501, "A header you provided implies functionality that is not implemented."),
-    Code("ServiceUnavailable", 503, "The service is not ready to handle the request. Please retry."),
+    Code(
+        "NotImplemented",
+        501,
+        "A header you provided implies functionality that is not implemented.",
+    ),
+    Code(
+        "ServiceUnavailable", 503, "The service is not ready to handle the request. Please retry."
+    ),
     Code("SlowDown", 503, "Please reduce your request rate."),
 ]
 CODES: dict[str, Code] = {c.name: c for c in _CODES}

@@ -20,12 +20,15 @@ async def _bus(settings: Settings) -> Bus:
 async def replay(settings: Settings, names: list[str], into: str | None, compare: bool) -> int:
     from projections import all_projections
     from projections.db import open_database
-    from projections.replay import build_fresh, compare as compare_dbs, rebuild
+    from projections.replay import build_fresh, rebuild
+    from projections.replay import compare as compare_dbs
 
     known = [p.name for p in all_projections()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise click.ClickException(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise click.ClickException(
+            f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
     if compare and not into:
         raise click.ClickException("--compare needs --into URL")
     bus = await _bus(settings)
@@ -75,7 +78,10 @@ async def status(settings: Settings) -> int:
         for sidecar in build_sidecars(settings.effective_sidecars):
             h = await sidecar.health()
             healthy &= h.ok
-            click.echo(f"sidecar   {sidecar.name} ({sidecar.kind}): {'ok' if h.ok else 'FAILING'} {h.detail}")
+            click.echo(
+                f"sidecar   {sidecar.name} ({sidecar.kind}): "
+                f"{'ok' if h.ok else 'FAILING'} {h.detail}"
+            )
         return 0 if healthy else 1
     finally:
         await bus.close()

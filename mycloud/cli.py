@@ -22,7 +22,9 @@ def settings_from(**overrides: Any) -> Settings:
 
 
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None,
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Data directory (default: $MYCLOUD_DATA_DIR or ~/.mycloud).",
 )
 
@@ -85,10 +87,17 @@ def projector(data_dir: Path | None) -> None:
 @main.command()
 @click.argument("names", nargs=-1)
 @data_dir_option
-@click.option("--into", default=None, metavar="URL",
-              help="Build into this fresh database instead of rebuilding the live one.")
-@click.option("--compare/--no-compare", default=False,
-              help="After building with --into, compare it row for row with the live read models.")
+@click.option(
+    "--into",
+    default=None,
+    metavar="URL",
+    help="Build into this fresh database instead of rebuilding the live one.",
+)
+@click.option(
+    "--compare/--no-compare",
+    default=False,
+    help="After building with --into, compare it row for row with the live read models.",
+)
 def replay(names: tuple[str, ...], data_dir: Path | None, into: str | None, compare: bool) -> None:
     """Rebuild read models (all, or NAMES) from the event log."""
     from mycloud import admin

@@ -6,6 +6,7 @@ supervisor restarts whatever exits, with backoff, and stops everything cleanly o
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import signal
@@ -16,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bus.log import Bus, StreamSettings
 from bus.server import NatsServer, free_port
 from mycloud import credentials
 from mycloud.settings import Settings
@@ -39,7 +41,11 @@ class Child:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         self.started = time.monotonic()
         self.exited_at = None
@@ -77,7 +83,7 @@ class Supervisor:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         for d in ("run", "logs"):
             (s.data_dir / d).mkdir(exist_ok=True)
-        lock = open(self.run_dir / "supervisor.lock", "w")  # noqa: SIM115 - held for our lifetime
+        lock = open(self.run_dir / "supervisor.lock", "w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -87,6 +93,7 @@ class Supervisor:
         nats = self._nats() if not s.nats_url else None
         url = s.nats_url or (nats.url if nats else "")
         (self.run_dir / "nats.url").write_text(url + "\n")
+        asyncio.run(self._ensure_streams(url))
         children = [self._child(role, url) for role in ROLES]
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -115,6 +122,13 @@ class Supervisor:
                 (self.run_dir / f"{role}.pid").unlink(missing_ok=True)
             self.say("MyCloud stopped.")
         return 0
+
+    async def _ensure_streams(self, url: str) -> None:
+        bus = await Bus.connect(url, name="mycloud-supervisor", retry_for=30.0)
+        try:
+            await bus.ensure_streams(StreamSettings(replicas=self.settings.stream_replicas))
+        finally:
+            await bus.close()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping = True

@@ -9,8 +9,9 @@ sends the runner back to re-read from there.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+from contextlib import suppress
 from typing import Any, cast
 
 import orjson
@@ -43,6 +44,7 @@ class Projector:
         projections: Sequence[Projection],
         *,
         batch_size: int = 500,
+        idle_check: float = 2.0,
     ) -> None:
         names = [p.name for p in projections]
         if len(set(names)) != len(names) or not names:
@@ -51,6 +53,7 @@ class Projector:
         self.db = db
         self.projections = sorted(projections, key=lambda p: p.name)
         self.batch_size = batch_size
+        self.idle_check = idle_check
         self.checkpoint = 0
         """The lowest checkpoint of this runner's projections after its last commit."""
         self._names = [p.name for p in self.projections]
@@ -104,16 +107,27 @@ class Projector:
                 raise
 
     async def _read(self, low: int, until: int | None) -> None:
-        """Apply batches from ``low + 1``; return when the read ends or a checkpoint went back."""
+        """Apply batches from ``low + 1``; return to be restarted from the checkpoints when the
+        read ends, a checkpoint went back, or the reader lost or withheld events."""
         read_to = low
+        first = True
         reader = cast(
             AsyncGenerator[list[Stored], None],
             self.bus.read(low + 1, until_seq=until, max_batch=self.batch_size),
         )
-        async with aclosing(reader) as batches:
+        pending: asyncio.Task[list[Stored]] | None = None
+        try:
             while True:
+                if pending is None:
+                    pending = asyncio.create_task(_next(reader))
+                done, _ = await asyncio.wait({pending}, timeout=self.idle_check)
+                if not done:
+                    if await self._stuck(read_to):
+                        return
+                    continue
+                task, pending = pending, None
                 try:
-                    batch = await anext(batches)
+                    batch = task.result()
                 except StopAsyncIteration:
                     return
                 except (LookupError, ValueError) as exc:
@@ -123,11 +137,36 @@ class Projector:
                         f"cannot read the event after sequence {read_to}: {exc}; "
                         "upgrade this projector before restarting it"
                     ) from exc
-                went_back = await self.commit_batch(batch, read_to)
-                read_to = batch[-1].seq
-                if went_back:
-                    log.info("projector.checkpoint_went_back", read_to=read_to)
+                whole = _contiguous(batch, None if first else read_to)
+                first = False
+                if whole < len(batch):
+                    log.warning("projector.gap_in_read", after_seq=batch[whole - 1].seq if whole
+                                else read_to, next_seq=batch[whole].seq)
+                if whole:
+                    went_back = await self.commit_batch(batch[:whole], read_to)
+                    read_to = batch[whole - 1].seq
+                    if went_back:
+                        log.info("projector.checkpoint_went_back", read_to=read_to)
+                        return
+                if whole < len(batch):
                     return
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with suppress(BaseException):
+                    await pending
+            await reader.aclose()
+
+    async def _stuck(self, read_to: int) -> bool:
+        # Idle: either nothing new (fine), or the log moved on without us (the reader dropped
+        # events), or someone reset a checkpoint for replay: the latter two need a fresh read.
+        if min((await self.checkpoints()).values()) < read_to:
+            log.info("projector.checkpoint_went_back", read_to=read_to)
+            return True
+        if await self.bus.last_sequence() > read_to:
+            log.warning("projector.read_stalled", read_to=read_to)
+            return True
+        return False
 
     async def commit_batch(self, batch: list[Stored], read_to: int) -> bool:
         """Apply one batch read right after ``read_to`` and publish what it decided; True when a
@@ -165,3 +204,18 @@ class Projector:
         payload = orjson.dumps({"checkpoint": self.checkpoint, "outcomes": outcomes})
         await self.bus.notify(subjects.PROJECTED, payload)
         return went_back
+
+
+async def _next(reader: AsyncGenerator[list[Stored], None]) -> list[Stored]:
+    return await anext(reader)
+
+
+def _contiguous(batch: list[Stored], read_to: int | None) -> int:
+    """How many leading events follow ``read_to`` without a hole (EVENTS never deletes, so a hole
+    means the reader lost messages; the first event of a fresh read may start anywhere)."""
+    expected = batch[0].seq if read_to is None else read_to + 1
+    for i, stored in enumerate(batch):
+        if stored.seq != expected:
+            return i
+        expected += 1
+    return len(batch)

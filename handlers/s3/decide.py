@@ -46,7 +46,7 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class Append:
-    """Append ``data`` to ``subject`` if the last sequence on ``expect_subject`` is ``expect_seq``."""
+    """Append ``data`` to ``subject`` if ``expect_subject``'s last sequence is ``expect_seq``."""
 
     subject: str
     data: Message

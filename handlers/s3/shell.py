@@ -52,7 +52,9 @@ class S3Handler:
         stop = stop or asyncio.Event()
         queue = await self.bus.commands("s3", durable="handler-s3")
         slots = asyncio.Semaphore(self.concurrency)
-        log.info("handler.started", sidecars=[s.name for s in self.sidecars], quorum=self.write_quorum)
+        log.info(
+            "handler.started", sidecars=[s.name for s in self.sidecars], quorum=self.write_quorum
+        )
         while not stop.is_set():
             free = self.concurrency - len(self._tasks)
             if free <= 0:
@@ -60,7 +62,8 @@ class S3Handler:
                 continue
             try:
                 deliveries = await queue.fetch(min(free, 128), timeout=1.0)
-            except BusUnavailable:
+            except Exception as exc:  # connection lost, leader moving: the log is durable, wait
+                log.warning("handler.fetch_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.5)
                 continue
             for delivery in deliveries:
@@ -161,7 +164,9 @@ class S3Handler:
                     break
         return await self._apply(command, decide.delete_bucket(command, bucket, everything, live))
 
-    async def _put_object(self, command: Envelope, data: PutObject, delivery: Delivery | None) -> int:
+    async def _put_object(
+        self, command: Envelope, data: PutObject, delivery: Delivery | None
+    ) -> int:
         bucket = await self._view(subjects.bucket_state(data.bucket))
         decision = decide.put_object(command, bucket)
         if not isinstance(decision, Append):
@@ -172,7 +177,8 @@ class S3Handler:
             return await self._append_rejection(command, Reject("BadDigest", str(exc)))
         except NotFoundInLog as exc:
             return await self._append_rejection(
-                command, Reject("IncompleteBody", f"the upload's bytes are gone from the log: {exc}")
+                command,
+                Reject("IncompleteBody", f"the upload's bytes are gone from the log: {exc}"),
             )
         except QuorumNotMet as exc:
             return await self._append_rejection(command, Reject("SlowDown", str(exc)))

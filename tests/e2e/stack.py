@@ -33,11 +33,22 @@ class Stack:
         env = {**os.environ, **self.env}
         env.pop("MYCLOUD_NATS_URL", None) if "MYCLOUD_NATS_URL" not in self.env else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "up.log", "ab")  # noqa: SIM115
+        log = open(self.data_dir / "up.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mycloud.cli", "up", "--data-dir", str(self.data_dir),
-             "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "mycloud.cli",
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         log.close()
         self.wait_healthy(timeout)

@@ -136,8 +136,9 @@ async def test_same_idempotency_key_is_applied_once(http: aiohttp.ClientSession)
     key = str(uuid.uuid4())
     statuses = []
     for payload in (b"first", b"second"):
-        async with http.put(f"/buckets/{b}/objects/x", data=payload,
-                            headers={"Idempotency-Key": key}) as r:
+        async with http.put(
+            f"/buckets/{b}/objects/x", data=payload, headers={"Idempotency-Key": key}
+        ) as r:
             statuses.append(r.status)
             seq = (await r.json())["seq"]
     assert statuses == [200, 200]
@@ -151,7 +152,9 @@ async def test_same_idempotency_key_is_applied_once(http: aiohttp.ClientSession)
     assert seq > 0
 
 
-async def test_delete_of_non_empty_bucket_is_refused_and_keeps_data(http: aiohttp.ClientSession) -> None:
+async def test_delete_of_non_empty_bucket_is_refused_and_keeps_data(
+    http: aiohttp.ClientSession,
+) -> None:
     b = await make_bucket(http)
     await _put(http, b, "keep", b"data")
     async with http.delete(f"/buckets/{b}") as r:
@@ -160,7 +163,9 @@ async def test_delete_of_non_empty_bucket_is_refused_and_keeps_data(http: aiohtt
         assert await r.read() == b"data"
 
 
-@pytest.mark.parametrize("bad", ["ab", "UPPER", "under_score", "-dash", "a..b", "10.0.0.1", "x" * 64])
+@pytest.mark.parametrize(
+    "bad", ["ab", "UPPER", "under_score", "-dash", "a..b", "10.0.0.1", "x" * 64]
+)
 async def test_invalid_bucket_names_are_rejected(http: aiohttp.ClientSession, bad: str) -> None:
     async with http.post("/buckets", json={"name": bad}) as r:
         assert r.status == 400
@@ -202,8 +207,9 @@ async def test_bad_keys_are_rejected_and_store_nothing(http: aiohttp.ClientSessi
 
 async def test_wrong_content_md5_is_rejected(http: aiohttp.ClientSession) -> None:
     b = await make_bucket(http)
-    async with http.put(f"/buckets/{b}/objects/k", data=b"abc",
-                        headers={"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="}) as r:
+    async with http.put(
+        f"/buckets/{b}/objects/k", data=b"abc", headers={"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    ) as r:
         assert r.status == 400 and (await r.json())["code"] == "BadDigest"
     async with http.get(f"/buckets/{b}/objects/k") as r:
         assert r.status == 404
@@ -237,11 +243,13 @@ async def test_openapi_and_metrics_are_served(stack: Stack, http: aiohttp.Client
         assert "mycloud_http_requests_total" in await r.text()
 
 
-async def test_body_shorter_than_content_length_stores_nothing(stack: Stack, http: aiohttp.ClientSession) -> None:
+async def test_body_shorter_than_content_length_stores_nothing(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
     b = await make_bucket(http)
     host, port = "127.0.0.1", stack.port
     for size, sent in ((1000, 10), (10 * 1024 * 1024, 5 * 1024 * 1024)):
-        reader, writer = await asyncio.open_connection(host, port)
+        _, writer = await asyncio.open_connection(host, port)
         head = (
             f"PUT /buckets/{b}/objects/partial HTTP/1.1\r\nHost: x\r\n"
             f"Authorization: {stack.auth['Authorization']}\r\nContent-Length: {size}\r\n\r\n"
@@ -271,8 +279,11 @@ async def test_100_mib_upload_downloads_byte_identical(http: aiohttp.ClientSessi
     expected = hashlib.sha256()
     async for c in chunks(size, b"big"):
         expected.update(c)
-    async with http.put(f"/buckets/{b}/objects/big.bin", data=chunks(size, b"big"),
-                        headers={"Content-Length": str(size)}) as r:
+    async with http.put(
+        f"/buckets/{b}/objects/big.bin",
+        data=chunks(size, b"big"),
+        headers={"Content-Length": str(size)},
+    ) as r:
         assert r.status == 200, await r.text()
         assert (await r.json())["sha256"] == expected.hexdigest()
     got = hashlib.sha256()

@@ -1,4 +1,4 @@
-"""docker-compose.yml and deploy/nats/nats.conf: shape, real validation, and (with Docker) a real run.
+"""docker-compose.yml and deploy/nats/nats.conf: shape, real validation, a real run with Docker.
 
 No Docker engine is needed for most of this:
 - the compose file is parsed (PyYAML when importable, else the compose venv's PyYAML, else a tiny
@@ -65,9 +65,9 @@ def _real_yaml(path: Path) -> dict[str, Any] | None:
         )
         if out.returncode != 0:
             pytest.fail(f"PyYAML (compose venv) cannot parse {path.name}: {out.stderr.strip()}")
-        return json.loads(out.stdout)  # type: ignore[no-any-return]
+        return json.loads(out.stdout)
     with path.open() as f:
-        return yaml.safe_load(f)  # type: ignore[no-any-return]
+        return yaml.safe_load(f)
 
 
 def _scalar(text: str) -> Any:
@@ -81,7 +81,7 @@ def _scalar(text: str) -> Any:
 
 def tiny_parse(text: str) -> dict[str, Any]:
     """Just enough YAML for docker-compose.yml: block mappings and block lists nested by
-    indentation, plain or quoted scalars, JSON-style flow lists. No anchors, no multi-line strings."""
+    indentation, plain or quoted scalars, JSON-style flow lists. No anchors, no multi-line text."""
     lines = []
     for raw in text.splitlines():
         body = raw.strip()
@@ -110,7 +110,7 @@ def tiny_parse(text: str) -> dict[str, Any]:
 
     parsed, end = block(0, 0) if lines else ({}, 0)
     assert end == len(lines), f"tiny_parse: cannot read line {lines[end][1]!r}"
-    return parsed  # type: ignore[no-any-return]
+    return parsed
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,9 @@ def test_roles_point_at_nats_and_postgres(compose: dict[str, Any]) -> None:
     # The URLs must match what the services actually are.
     pg_env = env_of(services["postgres"])
     assert (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], pg_env["POSTGRES_DB"]) == (
-        "mycloud", "mycloud", "mycloud",
+        "mycloud",
+        "mycloud",
+        "mycloud",
     )
     for role in ("projector", "api"):
         assert "postgres" in services[role]["depends_on"], role
@@ -240,16 +242,17 @@ def test_nats_config_loads_in_nats_server(tmp_path: Path) -> None:
     port, monitor = free_port(), free_port()
     text = NATS_CONF.read_text()
     for pattern, repl in (
-        (r'(?m)^listen:.*$', f'listen: "127.0.0.1:{port}"'),
-        (r'(?m)^http:.*$', f'http: "127.0.0.1:{monitor}"'),
-        (r'(?m)^(\s*)store_dir:.*$', rf'\1store_dir: "{tmp_path / "js"}"'),
+        (r"(?m)^listen:.*$", f'listen: "127.0.0.1:{port}"'),
+        (r"(?m)^http:.*$", f'http: "127.0.0.1:{monitor}"'),
+        (r"(?m)^(\s*)store_dir:.*$", rf'\1store_dir: "{tmp_path / "js"}"'),
     ):
         text, n = re.subn(pattern, repl, text)
         assert n == 1, f"nats.conf: expected one line matching {pattern}"
     conf = tmp_path / "nats.conf"
     conf.write_text(text)
-    check = subprocess.run([binary, "-c", str(conf), "-t"], capture_output=True, text=True,
-                           timeout=30)
+    check = subprocess.run(
+        [binary, "-c", str(conf), "-t"], capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0, check.stderr
     with open(tmp_path / "nats.log", "wb") as log:
         proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
@@ -274,11 +277,18 @@ def test_compose_file_validates_with_docker_compose_1_29() -> None:
         pytest.skip("docker-compose 1.29 not installed: run scripts/check-compose.sh")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     base = [str(binary), "-f", str(COMPOSE_FILE)]
-    check = subprocess.run([*base, "config", "-q"], cwd=REPO, env=env, capture_output=True,
-                           text=True, timeout=120)
+    check = subprocess.run(
+        [*base, "config", "-q"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert check.returncode == 0, check.stderr
-    listed = subprocess.run([*base, "config", "--services"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [*base, "config", "--services"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     assert set(listed.stdout.split()) == SERVICES
 
@@ -291,15 +301,19 @@ def _docker_engine_answers(timeout: float = 5.0) -> str | None:
     cli = shutil.which("docker")
     if cli:
         try:
-            info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"],
-                                  capture_output=True, text=True, timeout=timeout)
+            out = subprocess.run(
+                [cli, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
-            return f"`docker info` did not answer within {timeout:.0f}s"
-        if info.returncode == 0:
+            return f"`docker version` did not answer within {timeout:.0f}s"
+        if out.returncode == 0 and out.stdout.strip():
             return None
-        return "`docker info`: " + (info.stderr.strip().splitlines() or ["failed"])[-1]
+        return "`docker version`: " + (out.stderr.strip().splitlines() or ["no server"])[-1]
     # The SDK leaks the socket of a failed connect: keep its ResourceWarning (raised when the
-    # traceback is freed) inside the ignore filter, or `filterwarnings = error` turns it into an error.
+    # traceback is freed) inside the ignore filter, or `filterwarnings = error` makes it an error.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -162,40 +162,79 @@ async def test_command_outcomes_record_success_and_rejection(bus: Bus, db: Datab
     assert await q.command_outcome(db, str(new_id())) is None
 
 
-async def test_redelivered_batches_and_restarts_apply_once(
+async def test_redelivered_batches_and_parallel_runners_apply_once(
     bus: Bus, db: Database, database_url: str
 ) -> None:
     await emit(bus, BucketCreated(bucket="b", owner="root"))
     for i in range(20):
         await emit(bus, put("b", f"k{i % 5}", f"blob-{i}"))
+    first_part = await project(bus, db)
+    old: list[Stored] = []
+    async for part in bus.read(1, until_seq=first_part):
+        old += part
+    await emit(bus, put("b", "k0", "blob-new"))
     last = await project(bus, db)
     expected = await _snapshot(db)
+    assert expected["objects"]["k0"] == "blob-new"
+    assert expected["garbage"] == [f"blob-{i}" for i in range(16)]
 
-    # The same batch delivered again, as after a crash between commit and ack.
-    batch: list[Stored] = []
-    async for part in bus.read(1, until_seq=last):
-        batch += part
+    # Old batches delivered again (as after a crash between commit and ack) would put back
+    # old blobs and orphan blob-new if applied; the checkpoints make them no-ops.
     projector = Projector(bus, db, ALL_PROJECTIONS())
-    await projector.start()
-    assert await projector.commit_batch(batch, 0) is False
-    assert await projector.commit_batch(batch[5:], 4) is False
-    # A restarted projector resumes from its checkpoint; two runners in parallel (own
-    # connections) serialise on the checkpoint rows and skip what the other applied.
-    await emit(bus, put("b", "k0", "blob-new"))
+    assert await projector.commit_batch(old, 0) is False
+    assert await projector.commit_batch(old[5:], 4) is False
+    assert await _snapshot(db) == expected
+    assert set((await q.checkpoints(db)).values()) == {last}
+
+    # Two runners on their own connections serialise on the checkpoint rows and skip what the
+    # other one applied.
+    for i in range(30):
+        await emit(bus, put("b", f"k{i % 7}", f"blob-late-{i}"))
     other = await open_database(database_url)
     try:
         await asyncio.gather(project(bus, db, batch_size=3), project(bus, other, batch_size=2))
     finally:
         await other.close()
+    live, garbage = dict(expected["objects"]), list(expected["garbage"])
+    for i in range(30):  # the reference: last write wins, every replaced blob is garbage
+        if f"k{i % 7}" in live:
+            garbage.append(live[f"k{i % 7}"])
+        live[f"k{i % 7}"] = f"blob-late-{i}"
+    assert await _snapshot(db) == {"objects": live, "garbage": garbage}
+    assert live["k0"] == "blob-late-28" and len(garbage) == 16 + 5 + 23
+    assert set((await q.checkpoints(db)).values()) == {last + 30}
 
-    after = await _snapshot(db)
-    assert after["garbage"] == [*expected["garbage"], "blob-15"]
-    assert after["objects"]["k0"] == "blob-new"
-    assert {k: v for k, v in after["objects"].items() if k != "k0"} == {
-        k: v for k, v in expected["objects"].items() if k != "k0"
-    }
-    assert await q.count_objects(db, "b") == 5
-    assert set((await q.checkpoints(db)).values()) == {last + 1}
+
+async def test_a_checkpoint_reset_sends_the_runner_back(bus: Bus, db: Database) -> None:
+    await emit(bus, BucketCreated(bucket="b", owner="root"))
+    for i in range(6):
+        await emit(bus, put("b", f"k{i}", f"blob-{i}"))
+    last = await project(bus, db)
+    async with db.transaction() as tx:  # what rebuild does, without its catch-up
+        await tx.execute("DELETE FROM objects")
+        await tx.execute("UPDATE projection_checkpoints SET last_seq = 0 WHERE name = $1", "objects")
+
+    seq = await emit(bus, put("b", "late", "blob-late"))
+    [event] = [s async for part in bus.read(seq, until_seq=seq) for s in part]
+    projector = Projector(bus, db, ALL_PROJECTIONS(), idle_check=0.1)
+    assert await projector.commit_batch([event], last) is True
+    assert await q.checkpoints(db) == {"buckets": seq, "commands": seq, "objects": 0}
+    assert await q.count_objects(db, "b") == 0  # nothing applied out of order
+
+    # A live runner notices a reset even while the log is quiet.
+    task = asyncio.create_task(projector.run())
+    try:
+        await _wait_checkpoint(db, seq)
+        assert await q.count_objects(db, "b") == 7
+        async with db.transaction() as tx:
+            await tx.execute("DELETE FROM objects")
+            await tx.execute("UPDATE projection_checkpoints SET last_seq = 0")
+        await _wait_checkpoint(db, seq)
+        assert await q.count_objects(db, "b") == 7
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _snapshot(db: Database) -> dict[str, Any]:
@@ -246,6 +285,7 @@ async def test_rebuild_and_fresh_build_equal_the_live_projections(
     bus: Bus, db: Database, database_url: str, tmp_path: Path
 ) -> None:
     live = Projector(bus, db, ALL_PROJECTIONS(), batch_size=4)
+    await live.start()
     task = asyncio.create_task(live.run())
     try:
         await _history(bus, 0)

@@ -31,8 +31,18 @@ def put_cmd(key="a/b.txt") -> Envelope:
 
 def object_put(key="a/b.txt") -> Envelope:
     return Envelope.wrap(
-        ObjectPut(bucket="photos", key=key, blob_id="b1", size=1, etag="m", sha256="s",
-                  content_type="x", replicas=["disk"]), actor="root")
+        ObjectPut(
+            bucket="photos",
+            key=key,
+            blob_id="b1",
+            size=1,
+            etag="m",
+            sha256="s",
+            content_type="x",
+            replicas=["disk"],
+        ),
+        actor="root",
+    )
 
 
 def test_create_of_new_bucket_appends_expecting_no_prior_event() -> None:
@@ -103,8 +113,16 @@ def test_delete_object_needs_a_live_object() -> None:
 def test_validation_rejects_bad_names_before_any_state_is_read() -> None:
     r = decide.validate(cmd(CreateBucket(bucket="Bad_Name")))
     assert r is not None and r.code == "InvalidBucketName"
-    r = decide.validate(cmd(PutObject(bucket="photos", key="k" * 1025, blob_id="b", size=0, md5="m", sha256="s")))
+    r = decide.validate(
+        cmd(PutObject(bucket="photos", key="k" * 1025, blob_id="b", size=0, md5="m", sha256="s"))
+    )
     assert r is not None and r.code == "KeyTooLongError"
-    r = decide.validate(cmd(PutObject(bucket="photos", key="k", blob_id="b", size=5, md5="m", sha256="s", inline=b"abc")))
+    r = decide.validate(
+        cmd(
+            PutObject(
+                bucket="photos", key="k", blob_id="b", size=5, md5="m", sha256="s", inline=b"abc"
+            )
+        )
+    )
     assert r is not None and r.code == "IncompleteBody"
     assert decide.validate(put_cmd()) is None

@@ -14,9 +14,25 @@ def test_valid_bucket_names_are_accepted(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "ab", "a" * 64, "MyBucket", "my_bucket", "-bucket", "bucket-", ".bucket", "bucket.",
-        "my..bucket", "my.-bucket", "my-.bucket", "192.168.5.4", "xn--bucket", "sthree-x",
-        "bucket-s3alias", "bucket--ol-s3", "with space", "bücket", "",
+        "ab",
+        "a" * 64,
+        "MyBucket",
+        "my_bucket",
+        "-bucket",
+        "bucket-",
+        ".bucket",
+        "bucket.",
+        "my..bucket",
+        "my.-bucket",
+        "my-.bucket",
+        "192.168.5.4",
+        "xn--bucket",
+        "sthree-x",
+        "bucket-s3alias",
+        "bucket--ol-s3",
+        "with space",
+        "bücket",
+        "",
     ],
 )
 def test_invalid_bucket_names_are_rejected_with_a_reason(name: str) -> None:
