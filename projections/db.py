@@ -59,7 +59,8 @@ class Database(Reader, Protocol):
 
 async def open_database(url: str, *, schema: str | None = None, readers: int = 3) -> Database:
     """``sqlite:///abs/path.db`` or ``postgresql://user@host:port/db``; ``schema`` (PostgreSQL
-    only) is created if missing and becomes the search_path of every connection."""
+    only) is created if missing and becomes the search_path of every connection. ``readers``:
+    SQLite read connections beside the one writer; on PostgreSQL the pool holds readers + 2."""
     if url.startswith(("postgresql://", "postgres://")):
         return await PostgresDatabase.open(url, schema=schema, max_size=readers + 2)
     if url.startswith("sqlite:///"):

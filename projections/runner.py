@@ -18,6 +18,7 @@ import orjson
 import structlog
 
 from bus import subjects
+from bus.errors import NotFoundInLog
 from bus.log import Bus, Stored
 from projections.base import Projection, outcome
 from projections.db import Database, DatabaseError
@@ -110,7 +111,6 @@ class Projector:
         """Apply batches from ``low + 1``; return to be restarted from the checkpoints when the
         read ends, a checkpoint went back, or the reader lost or withheld events."""
         read_to = low
-        first = True
         reader = cast(
             AsyncGenerator[list[Stored], None],
             self.bus.read(low + 1, until_seq=until, max_batch=self.batch_size),
@@ -137,8 +137,7 @@ class Projector:
                         f"cannot read the event after sequence {read_to}: {exc}; "
                         "upgrade this projector before restarting it"
                     ) from exc
-                whole = _contiguous(batch, None if first else read_to)
-                first = False
+                whole = await self._usable(batch, read_to)
                 if whole < len(batch):
                     log.warning("projector.gap_in_read", after_seq=batch[whole - 1].seq if whole
                                 else read_to, next_seq=batch[whole].seq)
@@ -156,6 +155,25 @@ class Projector:
                 with suppress(BaseException):
                     await pending
             await reader.aclose()
+
+    async def _usable(self, batch: list[Stored], read_to: int) -> int:
+        """How many leading events of ``batch`` may be applied: up to the first hole after
+        ``read_to`` that the log can fill (the reader lost it); holes the log has too pass."""
+        expected = read_to + 1
+        for i, stored in enumerate(batch):
+            if stored.seq != expected and await self._in_log(expected):
+                return i
+            expected = stored.seq + 1
+        return len(batch)
+
+    async def _in_log(self, seq: int) -> bool:
+        try:
+            await self.bus.get(seq)
+        except NotFoundInLog:
+            return False
+        except (LookupError, ValueError):
+            return True  # there, though unreadable: the read will stop on it
+        return True
 
     async def _stuck(self, read_to: int) -> bool:
         # Idle: either nothing new (fine), or the log moved on without us (the reader dropped
@@ -208,14 +226,3 @@ class Projector:
 
 async def _next(reader: AsyncGenerator[list[Stored], None]) -> list[Stored]:
     return await anext(reader)
-
-
-def _contiguous(batch: list[Stored], read_to: int | None) -> int:
-    """How many leading events follow ``read_to`` without a hole (EVENTS never deletes, so a hole
-    means the reader lost messages; the first event of a fresh read may start anywhere)."""
-    expected = batch[0].seq if read_to is None else read_to + 1
-    for i, stored in enumerate(batch):
-        if stored.seq != expected:
-            return i
-        expected += 1
-    return len(batch)

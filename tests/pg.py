@@ -70,14 +70,18 @@ def _run_as() -> list[str]:
 @dataclass
 class PostgresCluster:
     bin_dir: Path
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mycloud-pg-")))
+    directory: Path
     host: str = "127.0.0.1"
     port: int = 0
     run_as: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls) -> PostgresCluster:
-        return cls(bin_dir=find_bin_dir(), run_as=_run_as())
+        bin_dir, run_as = find_bin_dir(), _run_as()
+        # The server user must reach its directory: pytest's own temp dirs are private to root.
+        parent = "/tmp" if run_as and os.path.isdir("/tmp") else None
+        directory = Path(tempfile.mkdtemp(prefix="mycloud-pg-", dir=parent))
+        return cls(bin_dir=bin_dir, directory=directory, run_as=run_as)
 
     @property
     def data(self) -> Path:
@@ -94,7 +98,7 @@ class PostgresCluster:
 
     def start(self) -> PostgresCluster:
         if self.run_as:
-            shutil.chown(self.directory, USER, USER)
+            shutil.chown(self.directory, user=USER)
         self.port = self.port or free_port(self.host)
         self._server(
             "initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8",

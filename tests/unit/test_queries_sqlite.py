@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from bus.log import Stored
+from bus.errors import NotFoundInLog
+from bus.log import Bus, Stored
 from events import Envelope, new_id
 from events.s3 import BucketCreated, CommandRejected
+from projections import all_projections
 from projections.base import iso, outcome
 from projections.db import Database, IntegrityError, OperationalError, _sqlite_sql, open_database
 from projections.queries import prefix_end
-from projections.runner import _contiguous
+from projections.runner import Projector
 
 
 @pytest.fixture
@@ -95,10 +98,32 @@ def test_outcome_tells_success_from_rejection() -> None:
     assert outcome(Stored(5, "evt.x", uncaused)) is None
 
 
-def test_contiguous_counts_events_up_to_the_first_hole() -> None:
+class LogWithHoles:
+    """Just ``Bus.get`` over a log whose sequences ``holes`` were removed."""
+
+    def __init__(self, holes: set[int]) -> None:
+        self.holes = holes
+
+    async def get(self, seq: int) -> Stored:
+        if seq in self.holes:
+            raise NotFoundInLog(str(seq))
+        return Stored(seq, "evt.x", Envelope.wrap(BucketCreated(bucket="b", owner="o"), actor="a"))
+
+
+@pytest.mark.parametrize(
+    ("seqs", "read_to", "holes", "usable"),
+    [
+        ((5, 6, 8), 4, set(), 2),  # 7 was lost on the way: apply 5, 6 and read again
+        ((5, 6, 8), 4, {7}, 3),  # 7 is not in the log either: nothing lost
+        ((5, 6, 8), 3, set(), 0),  # 4 was lost before the batch
+        ((6, 7), 3, {4, 5}, 2),
+        ((6, 7), 3, {5}, 0),  # 4 exists: the reader lost it
+    ],
+)
+async def test_runner_applies_a_batch_only_up_to_a_lost_event(
+    seqs: tuple[int, ...], read_to: int, holes: set[int], usable: int
+) -> None:
     env = Envelope.wrap(BucketCreated(bucket="b", owner="o"), actor="a")
-    batch = [Stored(seq, "evt.x", env) for seq in (5, 6, 8)]
-    assert _contiguous(batch, None) == 2
-    assert _contiguous(batch, 4) == 2
-    assert _contiguous(batch, 3) == 0
-    assert _contiguous(batch[2:], None) == 1
+    projector = Projector(cast(Bus, LogWithHoles(holes)), cast(Database, None), all_projections())
+    batch = [Stored(seq, "evt.x", env) for seq in seqs]
+    assert await projector._usable(batch, read_to) == usable
