@@ -79,16 +79,21 @@ async def run_handler(settings: Settings, stop: asyncio.Event) -> None:
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     from projections import all_projections
     from projections.runner import Projector
+    from storage import build_sidecars
+    from storage.collector import Collector
 
     bus = await connect(settings, "projector")
     db = await open_read_models(settings, bus)
     projector = Projector(bus, db, all_projections())
+    collector = Collector(db, build_sidecars(settings.effective_sidecars))
     beat = asyncio.create_task(heartbeat.beat(bus, "projector", stop))
+    collecting = asyncio.create_task(collector.run(stop))
     task = asyncio.create_task(projector.run())
     try:
         await _until(stop, task)
     finally:
         beat.cancel()
+        collecting.cancel()
         await db.close()
         await bus.close()
 

@@ -297,3 +297,34 @@ async def test_100_mib_upload_downloads_byte_identical(http: aiohttp.ClientSessi
         assert r.status == 204
     async with http.delete(f"/buckets/{b}") as r:
         assert r.status == 204
+
+
+async def test_bytes_of_deleted_and_overwritten_objects_are_reclaimed(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    b = await make_bucket(http)
+
+    def blob_files() -> set[str]:
+        return {f for _, _, files in os.walk(stack.data_dir / "blobs" / "blobs") for f in files}
+
+    before = blob_files()
+    await _put(http, b, "k", b"one")
+    first = blob_files() - before
+    await _put(http, b, "k", b"two")
+    second = blob_files() - before - first
+    assert len(first) == 1 and len(second) == 1
+    await _put(http, b, "gone", b"three")
+    third = blob_files() - before - first - second
+    async with http.delete(f"/buckets/{b}/objects/gone") as r:
+        assert r.status == 204
+    for _ in range(100):  # the collector runs every 2 s
+        now = blob_files()
+        if not (first & now) and not (third & now):
+            break
+        await asyncio.sleep(0.1)
+    now = blob_files()
+    assert not first & now, "the overwritten version's bytes were not reclaimed"
+    assert not third & now, "the deleted object's bytes were not reclaimed"
+    assert second <= now, "the live version's bytes must stay"
+    async with http.get(f"/buckets/{b}/objects/k") as r:
+        assert await r.read() == b"two"
