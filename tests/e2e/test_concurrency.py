@@ -29,9 +29,13 @@ def second_handler(stack: Stack) -> Iterator[subprocess.Popen[bytes]]:
         "MYCLOUD_DATA_DIR": str(stack.data_dir),
         "MYCLOUD_NATS_URL": (stack.data_dir / "run" / "nats.url").read_text().strip(),
     }
-    log = open(stack.data_dir / "logs" / "handler-s3-second.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "mycloud.cli", "handler", "s3"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    log = open(stack.data_dir / "logs" / "handler-s3-second.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mycloud.cli", "handler", "s3"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     try:
         yield proc

@@ -46,7 +46,7 @@ async def upload(http: aiohttp.ClientSession, bucket: str, i: int, deadline: flo
                 await r.read()
                 if r.status == 200 or r.status in DEFINITIVE_FAILURES:
                     return r.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
             pass
         await asyncio.sleep(0.2)
     return None
@@ -117,7 +117,9 @@ async def test_kill9_of_a_role_during_uploads_loses_and_duplicates_nothing(
 
         for i in acked:
             async with http.get(f"/buckets/{bucket}/objects/obj-{i:05d}") as r:
-                assert r.status == 200, f"acknowledged obj-{i:05d} is missing after kill -9 of {role}"
+                assert r.status == 200, (
+                    f"acknowledged obj-{i:05d} is missing after kill -9 of {role}"
+                )
                 assert hashlib.sha256(await r.read()).digest() == hashlib.sha256(body(i)).digest()
         listed: list[str] = []
         cursor = None

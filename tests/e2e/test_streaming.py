@@ -24,8 +24,11 @@ async def test_1_gib_round_trip_keeps_every_process_under_200_mib(fresh_stack: S
     async with aiohttp.ClientSession(stack.url, headers=stack.auth, timeout=timeout) as http:
         async with http.post("/buckets", json={"name": "huge"}) as r:
             assert r.status == 201
-        async with http.put("/buckets/huge/objects/one.gib", data=chunks(GIB, b"gib"),
-                            headers={"Content-Length": str(GIB)}) as r:
+        async with http.put(
+            "/buckets/huge/objects/one.gib",
+            data=chunks(GIB, b"gib"),
+            headers={"Content-Length": str(GIB)},
+        ) as r:
             assert r.status == 200, await r.text()
             assert (await r.json())["sha256"] == expected.hexdigest()
         got = hashlib.sha256()
@@ -36,6 +39,8 @@ async def test_1_gib_round_trip_keeps_every_process_under_200_mib(fresh_stack: S
                 got.update(c)
                 size += len(c)
         assert size == GIB and got.hexdigest() == expected.hexdigest()
-    peaks = {role: stack.peak_rss_mib(role) for role in ("api", "handler-s3", "projector", "nats-server")}
+    peaks = {
+        role: stack.peak_rss_mib(role) for role in ("api", "handler-s3", "projector", "nats-server")
+    }
     print(f"peak RSS MiB: {peaks}")
     assert all(p < RSS_LIMIT_MIB for p in peaks.values()), peaks

@@ -86,13 +86,19 @@ def test_outcome_tells_success_from_rejection() -> None:
         causation_id=command,
     )
     assert outcome(Stored(3, "evt.x", made)) == {
-        "command_id": str(command), "seq": 3, "type": "s3.BucketCreated", "ok": True,
-        "code": None, "message": None,
+        "command_id": str(command),
+        "seq": 3,
+        "type": "s3.BucketCreated",
+        "ok": True,
+        "code": None,
+        "message": None,
     }
     rejected = outcome(Stored(4, "evt.x", no))
     assert rejected is not None
     assert (rejected["ok"], rejected["code"], rejected["message"]) == (
-        False, "BucketAlreadyExists", "m"
+        False,
+        "BucketAlreadyExists",
+        "m",
     )
     uncaused = Envelope.wrap(BucketCreated(bucket="b", owner="o"), actor="a")
     assert outcome(Stored(5, "evt.x", uncaused)) is None
