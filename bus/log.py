@@ -312,7 +312,8 @@ class Bus:
                 ordered_consumer=True,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 config=ConsumerConfig(opt_start_seq=max(from_seq, 1)),
-                pending_msgs_limit=max_batch * 4,
+                # no small pending limit: nats-py drops what overflows it, and an ordered
+                # consumer counts those as delivered (silent holes); flow control bounds memory
             )
         )
         try:

@@ -122,6 +122,10 @@ class Registry:
 
     def load(self, type_: str, version: int, data: dict[str, Any]) -> Message:
         model = self.model(type_)
+        if version > model.VERSION:
+            raise UnknownMessageType(
+                f"{type_} v{version} is newer than this build (v{model.VERSION})"
+            )
         while version < model.VERSION:
             step = self._upcasters.get((type_, version))
             if step is None:

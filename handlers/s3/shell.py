@@ -32,6 +32,9 @@ log = structlog.get_logger("handler.s3")
 
 MAX_CONFLICT_RETRIES = 50
 MAX_ATTEMPTS = 8  # deliveries of one command before it is rejected with InternalError
+# A command whose handler died is redelivered after ACK_WAIT; a live handler keeps long work (big
+# uploads, scans) from timing out by reporting progress every ACK_WAIT / 3.
+ACK_WAIT = 5.0
 
 
 class QuorumNotMet(Exception):
@@ -50,7 +53,7 @@ class S3Handler:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
-        queue = await self.bus.commands("s3", durable="handler-s3")
+        queue = await self.bus.commands("s3", durable="handler-s3", ack_wait=ACK_WAIT)
         slots = asyncio.Semaphore(self.concurrency)
         log.info(
             "handler.started", sidecars=[s.name for s in self.sidecars], quorum=self.write_quorum
@@ -83,8 +86,9 @@ class S3Handler:
     async def handle(self, delivery: Delivery) -> None:
         command = delivery.envelope
         bound = log.bind(command_id=str(command.id), type=command.type, attempt=delivery.attempt)
+        ticker = asyncio.create_task(_keep_alive(delivery))
         try:
-            seq = await self.process(command, delivery)
+            seq = await self.process(command)
         except BusUnavailable as exc:
             bound.warning("handler.bus_unavailable", error=str(exc))
             await _quietly(delivery.nak(delay=min(2.0 * delivery.attempt, 10.0)))
@@ -101,10 +105,12 @@ class S3Handler:
                 await self._append_rejection(command, Reject("InternalError", reason))
             await _quietly(delivery.term())
             return
+        finally:
+            ticker.cancel()
         bound.debug("handler.applied", seq=seq)
         await _quietly(delivery.ack())
 
-    async def process(self, command: Envelope, delivery: Delivery | None = None) -> int:
+    async def process(self, command: Envelope) -> int:
         """Decide and apply one command; returns the sequence of its outcome event."""
         problem = decide.validate(command)
         if problem:
@@ -118,7 +124,7 @@ class S3Handler:
                 if isinstance(data, DeleteBucket):
                     return await self._delete_bucket(command, data)
                 if isinstance(data, PutObject):
-                    return await self._put_object(command, data, delivery)
+                    return await self._put_object(command, data)
                 if isinstance(data, DeleteObject):
                     bucket = await self._view(subjects.bucket_state(data.bucket))
                     obj = await self._view(subjects.object_(data.bucket, data.key))
@@ -164,15 +170,13 @@ class S3Handler:
                     break
         return await self._apply(command, decide.delete_bucket(command, bucket, everything, live))
 
-    async def _put_object(
-        self, command: Envelope, data: PutObject, delivery: Delivery | None
-    ) -> int:
+    async def _put_object(self, command: Envelope, data: PutObject) -> int:
         bucket = await self._view(subjects.bucket_state(data.bucket))
         decision = decide.put_object(command, bucket)
         if not isinstance(decision, Append):
             return await self._apply(command, decision)
         try:
-            replicas = await self._store(data, delivery)
+            replicas = await self._store(data)
         except DigestMismatch as exc:
             return await self._append_rejection(command, Reject("BadDigest", str(exc)))
         except NotFoundInLog as exc:
@@ -195,14 +199,14 @@ class S3Handler:
             await self.bus.purge_blob(data.blob_id)  # every replica holds it: the WAL can let go
         return seq
 
-    async def _store(self, data: PutObject, delivery: Delivery | None) -> list[str]:
+    async def _store(self, data: PutObject) -> list[str]:
         """Write the bytes to every sidecar in parallel; succeed once the quorum verified them."""
 
         async def one(sidecar: DiskSidecar) -> str:
             if data.inline is not None:
                 await sidecar.put_bytes(data.blob_id, data.inline, sha256=data.sha256)
             else:
-                await sidecar.put(data.blob_id, self._chunks(data, delivery), sha256=data.sha256)
+                await sidecar.put(data.blob_id, self._chunks(data), sha256=data.sha256)
             return sidecar.name
 
         results = await asyncio.gather(*(one(s) for s in self.sidecars), return_exceptions=True)
@@ -223,7 +227,7 @@ class S3Handler:
                 raise err
         return stored
 
-    async def _chunks(self, data: PutObject, delivery: Delivery | None) -> AsyncIterator[bytes]:
+    async def _chunks(self, data: PutObject) -> AsyncIterator[bytes]:
         """Blob chunks from the log, one fetched ahead of the one being written."""
         if not data.chunks:
             return
@@ -233,12 +237,16 @@ class S3Handler:
                 chunk = await ahead
                 if i + 1 < len(data.chunks):
                     ahead = asyncio.ensure_future(self.bus.get_chunk(data.chunks[i + 1]))
-                if delivery is not None and i % 16 == 15:
-                    await _quietly(delivery.in_progress())  # big uploads outlive ack_wait
                 yield chunk
         finally:
             if not ahead.done():
                 ahead.cancel()
+
+
+async def _keep_alive(delivery: Delivery) -> None:
+    while True:
+        await asyncio.sleep(ACK_WAIT / 3)
+        await _quietly(delivery.in_progress())
 
 
 async def _quietly(op: object) -> None:

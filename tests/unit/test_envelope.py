@@ -79,3 +79,8 @@ def test_unknown_type_or_missing_upcaster_fails_loudly() -> None:
     reg.register(V2)
     with pytest.raises(UnknownMessageType):
         reg.load("t.V2", 1, {})
+
+
+def test_a_version_newer_than_this_build_is_refused() -> None:
+    with pytest.raises(UnknownMessageType):
+        registry.load("s3.BucketCreated", 2, {"bucket": "b", "owner": "o"})
