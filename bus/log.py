@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class Bus:
             ),
         ]
         for config in configs:
-            await self._retry(lambda c=config: self._ensure_stream(c))
+            await self._retry(functools.partial(self._ensure_stream, config))
 
     async def _ensure_stream(self, config: StreamConfig) -> None:
         try:

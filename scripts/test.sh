@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
 .venv/bin/ruff check .
+.venv/bin/mypy
 bash scripts/check-compose.sh
 exec .venv/bin/python -m pytest "$@"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import structlog
 
@@ -22,7 +23,7 @@ CURSOR_DDL = "CREATE TABLE IF NOT EXISTS collector_cursor (name TEXT PRIMARY KEY
 
 
 class Collector:
-    def __init__(self, db: Database, sidecars: list[Sidecar], *, batch: int = 500) -> None:
+    def __init__(self, db: Database, sidecars: Sequence[Sidecar], *, batch: int = 500) -> None:
         self.db = db
         self.sidecars = {s.name: s for s in sidecars}
         self.batch = batch
