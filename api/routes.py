@@ -231,10 +231,10 @@ async def get_object(request: web.Request) -> web.StreamResponse:
         )
     size = int(row["size"])
     byte_range = transfer.parse_range(request.headers.get("Range"), size)
-    path = transfer.replica_path(c.sidecars, row["replicas"], row["blob_id"])
-    if path is None:
+    pieces = transfer.segments(c.sidecars, row)
+    if pieces is None:
         raise ApiError("ServiceUnavailable", "No replica of this object is reachable right now.")
-    return transfer.BlobResponse(path, byte_range, size, headers=headers)
+    return transfer.BlobResponse(pieces, byte_range, size, headers=headers)
 
 
 async def delete_object(request: web.Request) -> web.Response:

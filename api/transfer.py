@@ -205,12 +205,18 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-class BlobResponse(web.StreamResponse):
-    """Sends (part of) a replica file with sendfile once the headers are out."""
+Segment = tuple[Path, int]  # a replica file and its size
 
-    def __init__(self, path: Path, byte_range: ByteRange | None, size: int, **kwargs: Any) -> None:
+
+class BlobResponse(web.StreamResponse):
+    """Sends (part of) an object, stored as one or more replica files (the parts of a multipart
+    upload), with sendfile once the headers are out."""
+
+    def __init__(
+        self, segments: list[Segment], byte_range: ByteRange | None, size: int, **kwargs: Any
+    ) -> None:
         super().__init__(status=206 if byte_range else 200, **kwargs)
-        self._path = path
+        self._segments = segments
         self._offset = byte_range.start if byte_range else 0
         self._count = byte_range.length if byte_range else size
         self.content_length = self._count
@@ -218,20 +224,34 @@ class BlobResponse(web.StreamResponse):
             self.headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
 
     async def prepare(self, request: web.BaseRequest) -> Any:
-        fobj = await asyncio.to_thread(open, self._path, "rb")
+        writer = await super().prepare(request)
+        if request.method == "HEAD" or self._count == 0:
+            return writer
+        start, remaining, base = self._offset, self._count, 0
+        for path, size in self._segments:
+            lo = max(start - base, 0)
+            base += size
+            if lo >= size or remaining <= 0:
+                continue
+            n = min(size - lo, remaining)
+            await self._send(request, writer, path, lo, n)
+            remaining -= n
+        await super().write_eof()
+        return writer
+
+    async def _send(
+        self, request: web.BaseRequest, writer: Any, path: Path, offset: int, count: int
+    ) -> None:
+        fobj = await asyncio.to_thread(open, path, "rb")
         try:
-            writer = await super().prepare(request)
-            if request.method == "HEAD" or self._count == 0:
-                return writer
             transport = request.transport
             if transport is None:
                 raise ConnectionResetError("connection lost")
             try:
-                await request._loop.sendfile(transport, fobj, self._offset, self._count)
+                await writer.drain()
+                await request._loop.sendfile(transport, fobj, offset, count)
             except NotImplementedError:
-                await _copy(writer, fobj, self._offset, self._count)
-            await super().write_eof()
-            return writer
+                await _copy(writer, fobj, offset, count)
         finally:
             fobj.close()
 
@@ -244,6 +264,20 @@ async def _copy(writer: Any, fobj: IO[bytes], offset: int, count: int) -> None:
             break
         count -= len(data)
         await writer.write(data)
+
+
+def segments(sidecars: dict[str, Any], row: dict[str, Any]) -> list[Segment] | None:
+    """The replica files holding an object, in order; None when some piece has no replica here."""
+    pieces = row.get("parts") or [
+        {"blob_id": row["blob_id"], "size": row["size"], "replicas": row["replicas"]}
+    ]
+    found: list[Segment] = []
+    for piece in pieces:
+        path = replica_path(sidecars, piece.get("replicas") or row["replicas"], piece["blob_id"])
+        if path is None:
+            return None
+        found.append((path, int(piece["size"])))
+    return found
 
 
 def replica_path(sidecars: dict[str, Any], replicas: list[str], blob_id: str) -> Path | None:

@@ -342,14 +342,22 @@ class Bus:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
+    async def read_subject(self, subject: str) -> list[Stored]:
+        """Every message on ``subject`` (wildcards allowed), in order: an aggregate's history."""
+        return [s async for s in self._scan(subject, DeliverPolicy.ALL)]
+
     async def latest_per_subject(self, subject: str) -> AsyncIterator[Stored]:
         """The newest message of every subject matching ``subject``, in stream order."""
+        async for stored in self._scan(subject, DeliverPolicy.LAST_PER_SUBJECT):
+            yield stored
+
+    async def _scan(self, subject: str, policy: DeliverPolicy) -> AsyncIterator[Stored]:
         sub = await self._retry(
             lambda: self.js.subscribe(
                 subject,
                 stream=subjects.EVENTS_STREAM,
                 ordered_consumer=True,
-                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                deliver_policy=policy,
             )
         )
         try:

@@ -44,6 +44,22 @@ def object_(bucket: str, key: str) -> str:
     return f"evt.s3.bucket.{bucket_token(bucket)}.object.{key_token(key)}"
 
 
+def bucket_uploads(bucket: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.upload.*.state"
+
+
+def upload_state(bucket: str, upload_id: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.upload.{upload_id}.state"
+
+
+def upload_all(bucket: str, upload_id: str) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.upload.{upload_id}.>"
+
+
+def upload_part(bucket: str, upload_id: str, part_number: int) -> str:
+    return f"evt.s3.bucket.{bucket_token(bucket)}.upload.{upload_id}.part.{part_number}"
+
+
 S3_REJECTED = "evt.s3.rejected"
 
 

@@ -18,6 +18,8 @@ class Projection:
     path override ``apply_batch`` too (it must equal applying the events one by one)."""
 
     name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    """Bumped when the tables change shape: a read model of another version is rebuilt."""
     event_types: ClassVar[frozenset[str]]
     ddl: ClassVar[Sequence[str]]
     tables: ClassVar[dict[str, Sequence[str]]]

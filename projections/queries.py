@@ -6,27 +6,146 @@ from projections.base import from_json
 from projections.db import Reader, Row
 
 _OBJECT_COLUMNS = (
-    "bucket, key, blob_id, size, etag, sha256, content_type, metadata, replicas, last_modified, seq"
+    "bucket, key, version_id, blob_id, parts, size, etag, sha256, content_type, metadata, "
+    "headers, checksums, tags, replicas, last_modified, seq"
 )
+_VERSION_COLUMNS = f"{_OBJECT_COLUMNS}, is_latest, is_delete_marker"
+_JSON_COLUMNS = ("metadata", "replicas", "parts", "headers", "checksums", "tags")
 _MAX_CHAR = 0x10FFFF
 
 
+_BUCKET_COLUMNS = "name, region, owner, created_at, created_seq, versioning, cors"
+
+
+def _bucket(row: Row | None) -> Row | None:
+    if row is not None:
+        row["cors"] = from_json(row["cors"]) or []
+    return row
+
+
 async def get_bucket(db: Reader, name: str) -> Row | None:
-    return await db.fetchrow(
-        "SELECT name, region, owner, created_at, created_seq FROM buckets WHERE name = $1", name
+    return _bucket(
+        await db.fetchrow(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = $1", name)
     )
 
 
 async def list_buckets(db: Reader) -> list[Row]:
-    return await db.fetch(
-        "SELECT name, region, owner, created_at, created_seq FROM buckets ORDER BY name"
-    )
+    rows = await db.fetch(f"SELECT {_BUCKET_COLUMNS} FROM buckets ORDER BY name")
+    return [r for r in map(_bucket, rows) if r is not None]
 
 
 def _object(row: Row) -> Row:
-    row["metadata"] = from_json(row["metadata"])
-    row["replicas"] = from_json(row["replicas"])
+    for column in _JSON_COLUMNS:
+        if column in row:
+            row[column] = from_json(row[column]) if row[column] is not None else None
+    if "parts" in row and row["parts"] is None:
+        row["parts"] = []
+    if "is_latest" in row:
+        row["is_latest"] = bool(row["is_latest"])
+        row["is_delete_marker"] = bool(row["is_delete_marker"])
     return row
+
+
+async def get_version(db: Reader, bucket: str, key: str, version_id: str) -> Row | None:
+    """One version (or delete marker) of a key."""
+    row = await db.fetchrow(
+        f"""SELECT {_VERSION_COLUMNS} FROM object_versions
+        WHERE bucket = $1 AND key = $2 AND version_id = $3""",
+        bucket,
+        key,
+        version_id,
+    )
+    return None if row is None else _object(row)
+
+
+async def latest_version(db: Reader, bucket: str, key: str) -> Row | None:
+    """The newest version of a key, delete markers included (GET on a deleted key tells)."""
+    row = await db.fetchrow(
+        f"""SELECT {_VERSION_COLUMNS} FROM object_versions
+        WHERE bucket = $1 AND key = $2 AND is_latest = 1""",
+        bucket,
+        key,
+    )
+    return None if row is None else _object(row)
+
+
+async def list_versions(
+    db: Reader,
+    bucket: str,
+    *,
+    prefix: str = "",
+    key_marker: str = "",
+    after_seq: int | None = None,
+    limit: int = 1000,
+) -> list[Row]:
+    """Versions in key order, newest first within a key; after (``key_marker``, ``after_seq``):
+    with a sequence, the rest of that key's older versions come first."""
+    end = prefix_end(prefix) if prefix else None
+    bound = "AND key < $4" if end is not None else "AND $4 = $4"
+    rows = await db.fetch(
+        f"""SELECT {_VERSION_COLUMNS} FROM object_versions
+        WHERE bucket = $1 AND key >= $2 {bound}
+          AND (key > $3 OR (key = $3 AND seq < $5))
+        ORDER BY key, seq DESC LIMIT $6""",
+        bucket,
+        prefix,
+        key_marker,
+        end if end is not None else "",
+        after_seq if after_seq is not None else -1,
+        limit + 1,
+    )
+    return [_object(r) for r in rows]
+
+
+async def get_upload(db: Reader, bucket: str, upload_id: str) -> Row | None:
+    row = await db.fetchrow(
+        """SELECT bucket, upload_id, key, initiator, initiated, content_type, metadata, headers,
+            tags, checksum_algorithm, seq FROM uploads WHERE bucket = $1 AND upload_id = $2""",
+        bucket,
+        upload_id,
+    )
+    return None if row is None else _object(row)
+
+
+async def list_uploads(
+    db: Reader,
+    bucket: str,
+    *,
+    prefix: str = "",
+    key_marker: str = "",
+    upload_id_marker: str = "",
+    limit: int = 1000,
+) -> list[Row]:
+    end = prefix_end(prefix) if prefix else None
+    bound = "AND key < $4" if end is not None else "AND $4 = $4"
+    rows = await db.fetch(
+        f"""SELECT bucket, upload_id, key, initiator, initiated FROM uploads
+        WHERE bucket = $1 AND key >= $2 {bound}
+          AND (key > $3 OR (key = $3 AND upload_id > $5))
+        ORDER BY key, upload_id LIMIT $6""",
+        bucket,
+        prefix,
+        key_marker,
+        end if end is not None else "",
+        upload_id_marker,
+        limit + 1,
+    )
+    return rows
+
+
+async def list_parts(
+    db: Reader, bucket: str, upload_id: str, *, after: int = 0, limit: int = 1000
+) -> list[Row]:
+    rows = await db.fetch(
+        """SELECT part_number, blob_id, size, etag, sha256, checksums, replicas, last_modified
+        FROM upload_parts WHERE bucket = $1 AND upload_id = $2 AND part_number > $3
+        ORDER BY part_number LIMIT $4""",
+        bucket,
+        upload_id,
+        after,
+        limit + 1,
+    )
+    return [_object(r) for r in rows]
 
 
 async def get_object(db: Reader, bucket: str, key: str) -> Row | None:
@@ -60,13 +179,20 @@ async def list_objects(
         rows = await db.fetch(
             f"""SELECT {_OBJECT_COLUMNS} FROM objects
             WHERE bucket = $1 AND key >= $2 AND key > $3 ORDER BY key LIMIT $4""",
-            bucket, prefix, start_after, limit + 1,
+            bucket,
+            prefix,
+            start_after,
+            limit + 1,
         )
     else:
         rows = await db.fetch(
             f"""SELECT {_OBJECT_COLUMNS} FROM objects
             WHERE bucket = $1 AND key >= $2 AND key > $3 AND key < $4 ORDER BY key LIMIT $5""",
-            bucket, prefix, start_after, end, limit + 1,
+            bucket,
+            prefix,
+            start_after,
+            end,
+            limit + 1,
         )
     return [_object(r) for r in rows]
 
@@ -97,7 +223,8 @@ async def garbage_after(db: Reader, seq: int, limit: int) -> list[Row]:
     rows = await db.fetch(
         """SELECT blob_id, replicas, bucket, key, seq FROM blob_garbage
         WHERE seq > $1 ORDER BY seq, blob_id LIMIT $2""",
-        seq, limit,
+        seq,
+        limit,
     )
     for row in rows:
         row["replicas"] = from_json(row["replicas"])

@@ -104,8 +104,11 @@ async def _compare_table(
             out.append(f"{where} {pk!r}: only in A: {row_a}")
         elif row_a != row_b:
             cols = sorted(row_a.keys() | row_b.keys())
-            changed = [f"{c}: {row_a.get(c)!r} != {row_b.get(c)!r}" for c in cols
-                       if row_a.get(c) != row_b.get(c)]
+            changed = [
+                f"{c}: {row_a.get(c)!r} != {row_b.get(c)!r}"
+                for c in cols
+                if row_a.get(c) != row_b.get(c)
+            ]
             out.append(f"{where} {pk!r}: " + "; ".join(changed))
         if len(out) >= MAX_DIFFERENCES:
             break

@@ -29,6 +29,12 @@ CHECKPOINTS_DDL = """CREATE TABLE IF NOT EXISTS projection_checkpoints (
     name TEXT COLLATE BINARY PRIMARY KEY,
     last_seq BIGINT NOT NULL
 )"""
+SCHEMAS_DDL = """CREATE TABLE IF NOT EXISTS projection_schemas (
+    name TEXT COLLATE BINARY PRIMARY KEY,
+    version INTEGER NOT NULL
+)"""
+_SET_SCHEMA = """INSERT INTO projection_schemas (name, version) VALUES ($1, $2)
+    ON CONFLICT (name) DO UPDATE SET version = excluded.version"""
 _SET_CHECKPOINT = """INSERT INTO projection_checkpoints (name, last_seq) VALUES ($1, $2)
     ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq"""
 
@@ -69,7 +75,18 @@ class Projector:
     async def start(self) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(CHECKPOINTS_DDL)
+            await tx.execute(SCHEMAS_DDL)
+            known = {
+                r["name"]: int(r["version"])
+                for r in await tx.fetch("SELECT name, version FROM projection_schemas")
+            }
             for projection in self.projections:
+                if known.get(projection.name) != projection.schema_version:
+                    # A read model built by another version of its code: rebuild it from the log.
+                    for table in projection.tables:
+                        await tx.execute(f"DROP TABLE IF EXISTS {table}")
+                    await tx.execute(_SET_CHECKPOINT, projection.name, 0)
+                    await tx.execute(_SET_SCHEMA, projection.name, projection.schema_version)
                 for statement in projection.ddl:
                     await tx.execute(statement)
             await tx.executemany(
@@ -139,8 +156,11 @@ class Projector:
                     ) from exc
                 whole = await self._usable(batch, read_to)
                 if whole < len(batch):
-                    log.warning("projector.gap_in_read", after_seq=batch[whole - 1].seq if whole
-                                else read_to, next_seq=batch[whole].seq)
+                    log.warning(
+                        "projector.gap_in_read",
+                        after_seq=batch[whole - 1].seq if whole else read_to,
+                        next_seq=batch[whole].seq,
+                    )
                 if whole:
                     went_back = await self.commit_batch(batch[:whole], read_to)
                     read_to = batch[whole - 1].seq

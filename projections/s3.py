@@ -7,17 +7,25 @@ UTF-8 bytes, which for valid UTF-8 is code point order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from bus.log import Stored
 from events import s3
-from projections.base import Projection, iso, outcome, to_json
+from projections.base import Projection, from_json, iso, outcome, to_json
 from projections.db import Tx
 
 
 class BucketsProjection(Projection):
     name = "buckets"
-    event_types = frozenset({s3.BucketCreated.TYPE, s3.BucketDeleted.TYPE})
+    schema_version = 2
+    event_types = frozenset(
+        m.TYPE
+        for m in (
+            s3.BucketCreated,
+            s3.BucketDeleted,
+            s3.BucketVersioningChanged,
+            s3.BucketCorsChanged,
+        )
+    )
     tables = {"buckets": ("name",)}
     ddl = (
         """CREATE TABLE IF NOT EXISTS buckets (
@@ -25,7 +33,9 @@ class BucketsProjection(Projection):
             region TEXT NOT NULL,
             owner TEXT NOT NULL,
             created_at TEXT NOT NULL,
-            created_seq BIGINT NOT NULL
+            created_seq BIGINT NOT NULL,
+            versioning TEXT,
+            cors TEXT
         )""",
     )
 
@@ -38,54 +48,127 @@ class BucketsProjection(Projection):
                 """INSERT INTO buckets (name, region, owner, created_at, created_seq)
                 VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (name) DO UPDATE SET region = excluded.region, owner = excluded.owner,
-                    created_at = excluded.created_at, created_seq = excluded.created_seq""",
-                data.bucket, data.region, data.owner, iso(stored.envelope.at), stored.seq,
+                    created_at = excluded.created_at, created_seq = excluded.created_seq,
+                    versioning = NULL, cors = NULL""",
+                data.bucket,
+                data.region,
+                data.owner,
+                iso(stored.envelope.at),
+                stored.seq,
             )
         elif isinstance(data, s3.BucketDeleted):
             await tx.execute("DELETE FROM buckets WHERE name = $1", data.bucket)
+        elif isinstance(data, s3.BucketVersioningChanged):
+            await tx.execute(
+                "UPDATE buckets SET versioning = $2 WHERE name = $1", data.bucket, data.status
+            )
+        elif isinstance(data, s3.BucketCorsChanged):
+            await tx.execute(
+                "UPDATE buckets SET cors = $2 WHERE name = $1",
+                data.bucket,
+                to_json(data.rules) if data.rules else None,
+            )
 
 
-_LOOKUP_PAIRS = 32
-# A fixed number of (bucket, key) pairs per lookup keeps one statement text, so drivers reuse
-# one prepared statement; short chunks repeat their last pair.
-_LOOKUP_SQL = "SELECT bucket, key, blob_id, replicas FROM objects WHERE " + " OR ".join(
-    f"(bucket = ${2 * i + 1} AND key = ${2 * i + 2})" for i in range(_LOOKUP_PAIRS)
+_VERSION_COLUMNS = (
+    "bucket, key, version_id, seq, is_latest, is_delete_marker, blob_id, parts, size, etag, "
+    "sha256, content_type, metadata, headers, checksums, tags, replicas, last_modified"
 )
-_UPSERT_SQL = """INSERT INTO objects (bucket, key, blob_id, size, etag, sha256, content_type,
-        metadata, replicas, last_modified, seq)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-    ON CONFLICT (bucket, key) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size,
+_OBJECT_COLUMNS = (
+    "bucket, key, version_id, blob_id, parts, size, etag, sha256, content_type, metadata, "
+    "headers, checksums, tags, replicas, last_modified, seq"
+)
+_UPSERT_VERSION = f"""INSERT INTO object_versions ({_VERSION_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    ON CONFLICT (bucket, key, version_id) DO UPDATE SET seq = excluded.seq,
+        is_latest = excluded.is_latest, is_delete_marker = excluded.is_delete_marker,
+        blob_id = excluded.blob_id, parts = excluded.parts, size = excluded.size,
         etag = excluded.etag, sha256 = excluded.sha256, content_type = excluded.content_type,
-        metadata = excluded.metadata, replicas = excluded.replicas,
-        last_modified = excluded.last_modified, seq = excluded.seq"""
-_GARBAGE_SQL = """INSERT INTO blob_garbage (blob_id, replicas, bucket, key, seq)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (blob_id) DO NOTHING"""
+        metadata = excluded.metadata, headers = excluded.headers, checksums = excluded.checksums,
+        tags = excluded.tags, replicas = excluded.replicas,
+        last_modified = excluded.last_modified"""
+_UPSERT_OBJECT = f"""INSERT INTO objects ({_OBJECT_COLUMNS})
+    SELECT {_OBJECT_COLUMNS} FROM object_versions
+    WHERE bucket = $1 AND key = $2 AND version_id = $3
+    ON CONFLICT (bucket, key) DO UPDATE SET version_id = excluded.version_id,
+        blob_id = excluded.blob_id, parts = excluded.parts, size = excluded.size,
+        etag = excluded.etag, sha256 = excluded.sha256, content_type = excluded.content_type,
+        metadata = excluded.metadata, headers = excluded.headers, checksums = excluded.checksums,
+        tags = excluded.tags, replicas = excluded.replicas, last_modified = excluded.last_modified,
+        seq = excluded.seq"""
+_NOT_LATEST = (
+    "UPDATE object_versions SET is_latest = 0 WHERE bucket = $1 AND key = $2 AND is_latest = 1"
+)
 
-ObjectKey = tuple[str, str]
-Live = tuple[str, str]  # blob_id, replicas json
+
+def _blobs(blob_id: str, parts_json: str | None) -> list[str]:
+    parts = from_json(parts_json) or []
+    return [p["blob_id"] for p in parts] if parts else ([blob_id] if blob_id else [])
 
 
 class ObjectsProjection(Projection):
-    """The live object per key (last write in log order wins) and, in ``blob_garbage``, every blob
-    a put replaced or a delete removed, with the sequence of the event that orphaned it."""
+    """Every version of every object (``object_versions``), the live one per key (``objects``),
+    multipart uploads in progress and their parts, and reference counts of stored blobs: a copy or
+    a completed multipart upload shares bytes, so a blob becomes garbage (``blob_garbage``, with
+    the sequence of the event that freed it) only when nothing references it any more."""
 
     name = "objects"
-    event_types = frozenset({s3.ObjectPut.TYPE, s3.ObjectDeleted.TYPE})
-    tables = {"objects": ("bucket", "key"), "blob_garbage": ("blob_id",)}
-    ddl = (
-        """CREATE TABLE IF NOT EXISTS objects (
-            bucket TEXT COLLATE BINARY NOT NULL,
-            key TEXT COLLATE BINARY NOT NULL,
+    schema_version = 2
+    event_types = frozenset(
+        m.TYPE
+        for m in (
+            s3.ObjectPut,
+            s3.ObjectDeleted,
+            s3.DeleteMarkerPut,
+            s3.ObjectTagsSet,
+            s3.MultipartUploadCreated,
+            s3.PartUploaded,
+            s3.MultipartUploadCompleted,
+            s3.MultipartUploadAborted,
+            s3.BucketDeleted,
+        )
+    )
+    tables = {
+        "objects": ("bucket", "key"),
+        "object_versions": ("bucket", "key", "version_id"),
+        "blob_refs": ("blob_id",),
+        "blob_garbage": ("blob_id",),
+        "uploads": ("bucket", "upload_id"),
+        "upload_parts": ("bucket", "upload_id", "part_number"),
+    }
+    _object_columns = """
+            version_id TEXT NOT NULL,
             blob_id TEXT NOT NULL,
+            parts TEXT,
             size BIGINT NOT NULL,
             etag TEXT NOT NULL,
             sha256 TEXT NOT NULL,
             content_type TEXT NOT NULL,
             metadata TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            checksums TEXT NOT NULL,
+            tags TEXT NOT NULL,
             replicas TEXT NOT NULL,
             last_modified TEXT NOT NULL,
-            seq BIGINT NOT NULL,
+            seq BIGINT NOT NULL"""
+    ddl = (
+        f"""CREATE TABLE IF NOT EXISTS objects (
+            bucket TEXT COLLATE BINARY NOT NULL,
+            key TEXT COLLATE BINARY NOT NULL,{_object_columns},
             PRIMARY KEY (bucket, key)
+        )""",
+        f"""CREATE TABLE IF NOT EXISTS object_versions (
+            bucket TEXT COLLATE BINARY NOT NULL,
+            key TEXT COLLATE BINARY NOT NULL,
+            is_latest INTEGER NOT NULL,
+            is_delete_marker INTEGER NOT NULL,{_object_columns},
+            PRIMARY KEY (bucket, key, version_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS object_versions_by_seq ON object_versions (bucket, key, seq)",
+        """CREATE TABLE IF NOT EXISTS blob_refs (
+            blob_id TEXT COLLATE BINARY PRIMARY KEY,
+            refs BIGINT NOT NULL,
+            replicas TEXT NOT NULL
         )""",
         """CREATE TABLE IF NOT EXISTS blob_garbage (
             blob_id TEXT COLLATE BINARY PRIMARY KEY,
@@ -95,62 +178,283 @@ class ObjectsProjection(Projection):
             seq BIGINT NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS blob_garbage_by_seq ON blob_garbage (seq)",
+        """CREATE TABLE IF NOT EXISTS uploads (
+            bucket TEXT COLLATE BINARY NOT NULL,
+            upload_id TEXT COLLATE BINARY NOT NULL,
+            key TEXT COLLATE BINARY NOT NULL,
+            initiator TEXT NOT NULL,
+            initiated TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            checksum_algorithm TEXT,
+            seq BIGINT NOT NULL,
+            PRIMARY KEY (bucket, upload_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS upload_parts (
+            bucket TEXT COLLATE BINARY NOT NULL,
+            upload_id TEXT COLLATE BINARY NOT NULL,
+            part_number INTEGER NOT NULL,
+            blob_id TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            etag TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            checksums TEXT NOT NULL,
+            replicas TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            PRIMARY KEY (bucket, upload_id, part_number)
+        )""",
     )
 
     async def apply(self, stored: Stored, tx: Tx) -> None:
-        await self.apply_batch([stored], tx)
+        data = stored.envelope.data
+        if isinstance(data, s3.ObjectPut):
+            await self._put(stored, data, tx)
+        elif isinstance(data, s3.DeleteMarkerPut):
+            await self._marker(stored, data, tx)
+        elif isinstance(data, s3.ObjectDeleted):
+            await self._delete_version(stored, data, tx)
+        elif isinstance(data, s3.ObjectTagsSet):
+            tags = to_json(data.tags)
+            await tx.execute(
+                """UPDATE object_versions SET tags = $4
+                WHERE bucket = $1 AND key = $2 AND version_id = $3""",
+                data.bucket,
+                data.key,
+                data.version_id,
+                tags,
+            )
+            await tx.execute(
+                "UPDATE objects SET tags = $4 WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                data.bucket,
+                data.key,
+                data.version_id,
+                tags,
+            )
+        elif isinstance(data, s3.MultipartUploadCreated):
+            await tx.execute(
+                """INSERT INTO uploads (bucket, upload_id, key, initiator, initiated, content_type,
+                    metadata, headers, tags, checksum_algorithm, seq)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT (bucket, upload_id) DO NOTHING""",
+                data.bucket,
+                data.upload_id,
+                data.key,
+                data.initiator,
+                iso(stored.envelope.at),
+                data.content_type,
+                to_json(data.metadata),
+                to_json(data.headers),
+                to_json(data.tags),
+                data.checksum_algorithm,
+                stored.seq,
+            )
+        elif isinstance(data, s3.PartUploaded):
+            await self._part(stored, data, tx)
+        elif isinstance(data, s3.MultipartUploadCompleted | s3.MultipartUploadAborted):
+            await self._close_upload(stored, data.bucket, data.upload_id, tx)
+        elif isinstance(data, s3.BucketDeleted):
+            for row in await tx.fetch(
+                "SELECT upload_id FROM uploads WHERE bucket = $1", data.bucket
+            ):
+                await self._close_upload(stored, data.bucket, row["upload_id"], tx)
 
-    async def apply_batch(self, events: Sequence[Stored], tx: Tx) -> None:
-        # Replays the batch in memory over the rows it touches, then writes the net result in
-        # three executemany calls: the same rows as applying event by event, far fewer trips.
-        touched: dict[ObjectKey, None] = {}
-        for stored in events:
-            data = stored.envelope.data
-            if isinstance(data, s3.ObjectPut | s3.ObjectDeleted):
-                touched[(data.bucket, data.key)] = None
-        if not touched:
+    async def _put(self, stored: Stored, data: s3.ObjectPut, tx: Tx) -> None:
+        parts = to_json([p.model_dump() for p in data.parts]) if data.parts else None
+        replicas = to_json(data.replicas)
+        await self._incref(_blobs(data.blob_id, parts), replicas, tx)
+        await self._forget_version(stored, data.bucket, data.key, data.version_id, tx)
+        await tx.execute(
+            _NOT_LATEST,
+            data.bucket,
+            data.key,
+        )
+        await tx.execute(
+            _UPSERT_VERSION,
+            data.bucket,
+            data.key,
+            data.version_id,
+            stored.seq,
+            1,
+            0,
+            data.blob_id,
+            parts,
+            data.size,
+            data.etag,
+            data.sha256,
+            data.content_type,
+            to_json(data.metadata),
+            to_json(data.headers),
+            to_json(data.checksums),
+            to_json(data.tags),
+            replicas,
+            iso(stored.envelope.at),
+        )
+        await tx.execute(_UPSERT_OBJECT, data.bucket, data.key, data.version_id)
+
+    async def _marker(self, stored: Stored, data: s3.DeleteMarkerPut, tx: Tx) -> None:
+        await self._forget_version(stored, data.bucket, data.key, data.version_id, tx)
+        await tx.execute(
+            _NOT_LATEST,
+            data.bucket,
+            data.key,
+        )
+        await tx.execute(
+            _UPSERT_VERSION,
+            data.bucket,
+            data.key,
+            data.version_id,
+            stored.seq,
+            1,
+            1,
+            "",
+            None,
+            0,
+            "",
+            "",
+            "",
+            "{}",
+            "{}",
+            "{}",
+            "{}",
+            "[]",
+            iso(stored.envelope.at),
+        )
+        await tx.execute(
+            "DELETE FROM objects WHERE bucket = $1 AND key = $2", data.bucket, data.key
+        )
+
+    async def _delete_version(self, stored: Stored, data: s3.ObjectDeleted, tx: Tx) -> None:
+        was_latest = await self._forget_version(stored, data.bucket, data.key, data.version_id, tx)
+        if not was_latest:
             return
-        live: dict[ObjectKey, Live | None] = await self._load(tx, list(touched))
-        upserts: dict[ObjectKey, tuple[Any, ...]] = {}
-        garbage: list[tuple[Any, ...]] = []
-        for stored in events:
-            data = stored.envelope.data
-            if isinstance(data, s3.ObjectPut):
-                k = (data.bucket, data.key)
-                old = live.get(k)
-                if old is not None and old[0] != data.blob_id:
-                    garbage.append((old[0], old[1], data.bucket, data.key, stored.seq))
-                replicas = to_json(data.replicas)
-                live[k] = (data.blob_id, replicas)
-                upserts[k] = (
-                    data.bucket, data.key, data.blob_id, data.size, data.etag, data.sha256,
-                    data.content_type, to_json(data.metadata), replicas,
-                    iso(stored.envelope.at), stored.seq,
-                )
-            elif isinstance(data, s3.ObjectDeleted):
-                k = (data.bucket, data.key)
-                old = live.get(k)
-                if old is not None:
-                    garbage.append((old[0], old[1], data.bucket, data.key, stored.seq))
-                live[k] = None
-                upserts.pop(k, None)
-        gone = [k for k, v in live.items() if v is None]
-        if gone:
-            await tx.executemany("DELETE FROM objects WHERE bucket = $1 AND key = $2", gone)
-        if upserts:
-            await tx.executemany(_UPSERT_SQL, list(upserts.values()))
-        if garbage:
-            await tx.executemany(_GARBAGE_SQL, garbage)
+        await tx.execute(
+            "DELETE FROM objects WHERE bucket = $1 AND key = $2", data.bucket, data.key
+        )
+        newest = await tx.fetchrow(
+            """SELECT version_id, is_delete_marker FROM object_versions
+            WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1""",
+            data.bucket,
+            data.key,
+        )
+        if newest is None:
+            return
+        await tx.execute(
+            """UPDATE object_versions SET is_latest = 1
+            WHERE bucket = $1 AND key = $2 AND version_id = $3""",
+            data.bucket,
+            data.key,
+            newest["version_id"],
+        )
+        if not newest["is_delete_marker"]:
+            await tx.execute(_UPSERT_OBJECT, data.bucket, data.key, newest["version_id"])
 
-    async def _load(self, tx: Tx, keys: list[ObjectKey]) -> dict[ObjectKey, Live | None]:
-        found: dict[ObjectKey, Live | None] = dict.fromkeys(keys)
-        for i in range(0, len(keys), _LOOKUP_PAIRS):
-            chunk = keys[i : i + _LOOKUP_PAIRS]
-            chunk += [chunk[-1]] * (_LOOKUP_PAIRS - len(chunk))
-            args = [part for pair in chunk for part in pair]
-            for row in await tx.fetch(_LOOKUP_SQL, *args):
-                found[(row["bucket"], row["key"])] = (row["blob_id"], row["replicas"])
-        return found
+    async def _forget_version(
+        self, stored: Stored, bucket: str, key: str, version_id: str, tx: Tx
+    ) -> bool:
+        """Drop a version row (releasing its blobs); returns whether it was the latest."""
+        row = await tx.fetchrow(
+            """SELECT blob_id, parts, is_latest FROM object_versions
+            WHERE bucket = $1 AND key = $2 AND version_id = $3""",
+            bucket,
+            key,
+            version_id,
+        )
+        if row is None:
+            return False
+        await tx.execute(
+            "DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
+            bucket,
+            key,
+            version_id,
+        )
+        await self._decref(_blobs(row["blob_id"], row["parts"]), bucket, key, stored.seq, tx)
+        return bool(row["is_latest"])
+
+    async def _part(self, stored: Stored, data: s3.PartUploaded, tx: Tx) -> None:
+        old = await tx.fetchrow(
+            """SELECT blob_id FROM upload_parts
+            WHERE bucket = $1 AND upload_id = $2 AND part_number = $3""",
+            data.bucket,
+            data.upload_id,
+            data.part_number,
+        )
+        replicas = to_json(data.replicas)
+        await self._incref([data.blob_id], replicas, tx)
+        if old is not None:
+            await self._decref([old["blob_id"]], data.bucket, data.key, stored.seq, tx)
+        await tx.execute(
+            """INSERT INTO upload_parts (bucket, upload_id, part_number, blob_id, size, etag,
+                sha256, checksums, replicas, last_modified, seq)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (bucket, upload_id, part_number) DO UPDATE SET blob_id = excluded.blob_id,
+                size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256,
+                checksums = excluded.checksums, replicas = excluded.replicas,
+                last_modified = excluded.last_modified, seq = excluded.seq""",
+            data.bucket,
+            data.upload_id,
+            data.part_number,
+            data.blob_id,
+            data.size,
+            data.etag,
+            data.sha256,
+            to_json(data.checksums),
+            replicas,
+            iso(stored.envelope.at),
+            stored.seq,
+        )
+
+    async def _close_upload(self, stored: Stored, bucket: str, upload_id: str, tx: Tx) -> None:
+        """The upload lets go of its parts; those a completed object uses keep its reference."""
+        upload = await tx.fetchrow(
+            "SELECT key FROM uploads WHERE bucket = $1 AND upload_id = $2", bucket, upload_id
+        )
+        if upload is None:
+            return
+        parts = await tx.fetch(
+            "SELECT blob_id FROM upload_parts WHERE bucket = $1 AND upload_id = $2",
+            bucket,
+            upload_id,
+        )
+        await self._decref([p["blob_id"] for p in parts], bucket, upload["key"], stored.seq, tx)
+        await tx.execute(
+            "DELETE FROM upload_parts WHERE bucket = $1 AND upload_id = $2", bucket, upload_id
+        )
+        await tx.execute(
+            "DELETE FROM uploads WHERE bucket = $1 AND upload_id = $2", bucket, upload_id
+        )
+
+    async def _incref(self, blobs: list[str], replicas: str, tx: Tx) -> None:
+        for blob_id in blobs:
+            await tx.execute(
+                """INSERT INTO blob_refs (blob_id, refs, replicas) VALUES ($1, 1, $2)
+                ON CONFLICT (blob_id) DO UPDATE SET refs = blob_refs.refs + 1""",
+                blob_id,
+                replicas,
+            )
+
+    async def _decref(self, blobs: list[str], bucket: str, key: str, seq: int, tx: Tx) -> None:
+        for blob_id in blobs:
+            row = await tx.fetchrow(
+                "SELECT refs, replicas FROM blob_refs WHERE blob_id = $1", blob_id
+            )
+            if row is None:
+                continue
+            if int(row["refs"]) > 1:
+                await tx.execute("UPDATE blob_refs SET refs = refs - 1 WHERE blob_id = $1", blob_id)
+                continue
+            await tx.execute("DELETE FROM blob_refs WHERE blob_id = $1", blob_id)
+            await tx.execute(
+                """INSERT INTO blob_garbage (blob_id, replicas, bucket, key, seq)
+                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (blob_id) DO NOTHING""",
+                blob_id,
+                row["replicas"],
+                bucket,
+                key,
+                seq,
+            )
 
 
 class CommandsProjection(Projection):
@@ -181,10 +485,18 @@ class CommandsProjection(Projection):
             o = outcome(stored)
             if o is not None:
                 env = stored.envelope
-                rows.append((
-                    o["command_id"], o["seq"], o["type"], int(o["ok"]), o["code"], o["message"],
-                    env.actor, iso(env.at),
-                ))
+                rows.append(
+                    (
+                        o["command_id"],
+                        o["seq"],
+                        o["type"],
+                        int(o["ok"]),
+                        o["code"],
+                        o["message"],
+                        env.actor,
+                        iso(env.at),
+                    )
+                )
         if rows:
             await tx.executemany(
                 """INSERT INTO command_outcomes

@@ -1,4 +1,4 @@
-"""The s3 handler process: read a command, load state from the log, decide, store bytes, append.
+"""The s3 handler process: read a command, fold state from the log, decide, store bytes, append.
 
 Every step is idempotent, so a redelivery after a crash at any point converges: blobs are keyed by
 the upload's blob id, event appends carry the command id as ``Nats-Msg-Id``, and a command whose
@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import structlog
 
 from bus import subjects
 from bus.errors import BusUnavailable, ConcurrencyConflict, NotFoundInLog
 from bus.log import Bus, Delivery
-from events.envelope import Envelope
+from events.envelope import Envelope, Message
 from events.s3 import (
+    AbortMultipartUpload,
+    CompleteMultipartUpload,
+    CopyObject,
     CreateBucket,
+    CreateMultipartUpload,
     DeleteBucket,
     DeleteObject,
     ObjectPut,
+    PartUploaded,
+    PutBucketCors,
+    PutBucketVersioning,
     PutObject,
+    PutObjectTagging,
+    UploadPart,
 )
 from handlers.s3 import decide
-from handlers.s3.decide import AlreadyApplied, Append, Decision, Reject, View
-from storage import DigestMismatch, DiskSidecar, StorageError
+from handlers.s3.decide import AlreadyApplied, Append, Appends, Decision, Reject
+from handlers.s3.state import Bucket, Object, Upload, fold_bucket, fold_object, fold_upload
+from handlers.s3.storing import BlobWriter, QuorumNotMet
+from storage import DigestMismatch, DiskSidecar
 
 log = structlog.get_logger("handler.s3")
 
@@ -37,26 +47,23 @@ MAX_ATTEMPTS = 8  # deliveries of one command before it is rejected with Interna
 ACK_WAIT = 5.0
 
 
-class QuorumNotMet(Exception):
-    pass
-
-
 class S3Handler:
     def __init__(
         self, bus: Bus, sidecars: list[DiskSidecar], *, write_quorum: int, concurrency: int = 64
     ) -> None:
         self.bus = bus
-        self.sidecars = sidecars
-        self.write_quorum = write_quorum
+        self.blobs = BlobWriter(bus, sidecars, write_quorum)
         self.concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
+        self._buckets: dict[str, Bucket] = {}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         queue = await self.bus.commands("s3", durable="handler-s3", ack_wait=ACK_WAIT)
-        slots = asyncio.Semaphore(self.concurrency)
         log.info(
-            "handler.started", sidecars=[s.name for s in self.sidecars], quorum=self.write_quorum
+            "handler.started",
+            sidecars=[s.name for s in self.blobs.sidecars],
+            quorum=self.blobs.write_quorum,
         )
         while not stop.is_set():
             free = self.concurrency - len(self._tasks)
@@ -70,18 +77,11 @@ class S3Handler:
                 await asyncio.sleep(0.5)
                 continue
             for delivery in deliveries:
-                await slots.acquire()
-                task = asyncio.create_task(self._guarded(delivery, slots))
+                task = asyncio.create_task(self.handle(delivery))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
-
-    async def _guarded(self, delivery: Delivery, slots: asyncio.Semaphore) -> None:
-        try:
-            await self.handle(delivery)
-        finally:
-            slots.release()
 
     async def handle(self, delivery: Delivery) -> None:
         command = delivery.envelope
@@ -102,7 +102,7 @@ class S3Handler:
             bound.exception("handler.failed_terminally")
             reason = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(Exception):
-                await self._append_rejection(command, Reject("InternalError", reason))
+                await self._reject(command, Reject("InternalError", reason))
             await _quietly(delivery.term())
             return
         finally:
@@ -114,133 +114,213 @@ class S3Handler:
         """Decide and apply one command; returns the sequence of its outcome event."""
         problem = decide.validate(command)
         if problem:
-            return await self._append_rejection(command, problem)
-        data = command.data
+            return await self._reject(command, problem)
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
-                if isinstance(data, CreateBucket):
-                    bucket = await self._view(subjects.bucket_state(data.bucket))
-                    return await self._apply(command, decide.create_bucket(command, bucket))
-                if isinstance(data, DeleteBucket):
-                    return await self._delete_bucket(command, data)
-                if isinstance(data, PutObject):
-                    return await self._put_object(command, data)
-                if isinstance(data, DeleteObject):
-                    bucket = await self._view(subjects.bucket_state(data.bucket))
-                    obj = await self._view(subjects.object_(data.bucket, data.key))
-                    return await self._apply(command, decide.delete_object(command, bucket, obj))
-                return await self._append_rejection(
-                    command, Reject("NotImplemented", f"{command.type} is not handled here")
-                )
+                return await self._apply(command, await self._decide(command))
             except ConcurrencyConflict:
                 await asyncio.sleep(0)  # someone decided first: reload and decide again
         raise RuntimeError(f"gave up after {MAX_CONFLICT_RETRIES} concurrency conflicts")
 
-    async def _view(self, subject: str) -> View:
-        stored = await self.bus.last(subject)
-        return View(stored.seq, stored.envelope) if stored else View()
-
-    async def _apply(self, command: Envelope, decision: Decision) -> int:
-        if isinstance(decision, AlreadyApplied):
-            return decision.seq
-        if isinstance(decision, Reject):
-            return await self._append_rejection(command, decision)
-        receipt = await self.bus.append(
-            command.caused(decision.data),
-            decision.subject,
-            expect_seq=decision.expect_seq,
-            expect_subject=decision.expect_subject,
-            msg_id=str(command.id),
-        )
-        return receipt.seq
-
-    async def _append_rejection(self, command: Envelope, decision: Reject) -> int:
-        event = command.caused(decide.reject(command, decision))
-        receipt = await self.bus.append(event, decide.rejection_subject(), msg_id=str(command.id))
-        return receipt.seq
-
-    async def _delete_bucket(self, command: Envelope, data: DeleteBucket) -> int:
-        everything = await self._view(subjects.bucket_all(data.bucket))
-        bucket = await self._view(subjects.bucket_state(data.bucket))
-        live = 0
-        if bucket.bucket_exists and not bucket.caused_by(command):
-            async for stored in self.bus.latest_per_subject(subjects.bucket_objects(data.bucket)):
-                if isinstance(stored.envelope.data, ObjectPut):
-                    live += 1
-                    break
-        return await self._apply(command, decide.delete_bucket(command, bucket, everything, live))
-
-    async def _put_object(self, command: Envelope, data: PutObject) -> int:
-        bucket = await self._view(subjects.bucket_state(data.bucket))
-        decision = decide.put_object(command, bucket)
-        if not isinstance(decision, Append):
-            return await self._apply(command, decision)
-        try:
-            replicas = await self._store(data)
-        except DigestMismatch as exc:
-            return await self._append_rejection(command, Reject("BadDigest", str(exc)))
-        except NotFoundInLog as exc:
-            return await self._append_rejection(
-                command,
-                Reject("IncompleteBody", f"the upload's bytes are gone from the log: {exc}"),
+    async def _decide(self, command: Envelope) -> Decision:
+        data = command.data
+        if isinstance(data, CreateBucket):
+            return decide.create_bucket(command, await self._bucket(data.bucket))
+        bucket = await self._bucket(data.bucket)  # type: ignore[attr-defined]
+        if isinstance(data, PutObject):
+            decision = decide.put_object(command, bucket)
+            return await self._with_bytes(command, decision, data)
+        if isinstance(data, DeleteObject):
+            return decide.delete_object(
+                command, bucket, await self._object(data.bucket, bucket, data.key)
             )
+        if isinstance(data, DeleteBucket):
+            return await self._delete_bucket(command, bucket)
+        if isinstance(data, PutBucketVersioning | PutBucketCors):
+            return decide.bucket_setting(command, bucket)
+        if isinstance(data, PutObjectTagging):
+            return decide.put_object_tagging(
+                command, bucket, await self._object(data.bucket, bucket, data.key)
+            )
+        if isinstance(data, CopyObject):
+            source_bucket = await self._bucket(data.source_bucket)
+            if not source_bucket.exists:
+                return decide.no_bucket(data.source_bucket)
+            source = await self._object(data.source_bucket, source_bucket, data.source_key)
+            return decide.copy_object(command, bucket, source)
+        if isinstance(data, CreateMultipartUpload):
+            return decide.create_multipart(command, bucket)
+        if isinstance(data, UploadPart):
+            return await self._upload_part(command, data, bucket)
+        if isinstance(data, CompleteMultipartUpload):
+            upload = await self._upload(data.bucket, data.upload_id)
+            return decide.complete_multipart(command, bucket, upload)
+        if isinstance(data, AbortMultipartUpload):
+            return decide.abort_multipart(command, await self._upload(data.bucket, data.upload_id))
+        return Reject("NotImplemented", f"{command.type} is not handled here")
+
+    # ------------------------------------------------------------ state from the log
+
+    async def _bucket(self, name: str) -> Bucket:
+        """Folded bucket state, cached; one direct get tells whether the cache is current."""
+        subject = subjects.bucket_state(name)
+        last = await self.bus.last(subject)
+        if last is None:
+            return Bucket()
+        cached = self._buckets.get(name)
+        if cached is not None and cached.seq == last.seq:
+            return cached
+        bucket = fold_bucket(await self.bus.read_subject(subject))
+        if bucket.seq < last.seq:  # the scan raced a newer event; fold again next time
+            return fold_bucket([*await self.bus.read_subject(subject)])
+        if len(self._buckets) > 10_000:
+            self._buckets.clear()
+        self._buckets[name] = bucket
+        return bucket
+
+    async def _object(self, name: str, bucket: Bucket, key: str) -> Object:
+        subject = subjects.object_(name, key)
+        last = await self.bus.last(subject)
+        if last is None:
+            return Object()
+        if bucket.versioning is None and last.envelope.type in ("s3.ObjectPut", "s3.ObjectDeleted"):
+            return fold_object([last])  # never versioned: the newest put or delete says it all
+        return fold_object(await self.bus.read_subject(subject))
+
+    async def _upload(self, bucket: str, upload_id: str) -> Upload:
+        if not _valid_upload_id(upload_id):
+            return Upload()
+        return fold_upload(await self.bus.read_subject(subjects.upload_all(bucket, upload_id)))
+
+    async def _delete_bucket(self, command: Envelope, bucket: Bucket) -> Decision:
+        data = command.data
+        assert isinstance(data, DeleteBucket)
+        everything = await self.bus.last(subjects.bucket_all(data.bucket))
+        non_empty = False
+        if bucket.exists and everything is not None:
+            from handlers.s3.state import has_versions
+
+            history = await self.bus.read_subject(subjects.bucket_objects(data.bucket))
+            non_empty = has_versions([s for s in history if s.seq <= everything.seq])
+        return decide.delete_bucket(command, bucket, everything.seq if everything else 0, non_empty)
+
+    # ------------------------------------------------------------ bytes
+
+    async def _with_bytes(self, command: Envelope, decision: Decision, data: PutObject) -> Decision:
+        """Store the bytes before the event that makes them visible."""
+        if not isinstance(decision, Append):
+            return decision
+        try:
+            replicas = await self.blobs.store(data.blob_id, data.sha256, data.inline, data.chunks)
+        except DigestMismatch as exc:
+            return Reject("BadDigest", str(exc))
+        except NotFoundInLog as exc:
+            return Reject("IncompleteBody", f"the upload's bytes are gone from the log: {exc}")
         except QuorumNotMet as exc:
-            return await self._append_rejection(command, Reject("SlowDown", str(exc)))
+            return Reject("SlowDown", str(exc))
         event = decision.data
-        assert isinstance(event, ObjectPut)
-        stamped = Append(
+        assert isinstance(event, ObjectPut | PartUploaded)
+        return Append(
             decision.subject,
             event.model_copy(update={"replicas": replicas}),
             decision.expect_seq,
             decision.expect_subject,
         )
-        seq = await self._apply(command, stamped)
-        if data.chunks and len(replicas) == len(self.sidecars):
-            await self.bus.purge_blob(data.blob_id)  # every replica holds it: the WAL can let go
+
+    async def _upload_part(self, command: Envelope, data: UploadPart, bucket: Bucket) -> Decision:
+        if not bucket.exists:
+            return decide.no_bucket(data.bucket)
+        upload = await self._upload(data.bucket, data.upload_id)
+        if not upload.is_open or upload.created is None or upload.created.key != data.key:
+            return decide.no_upload(data.upload_id)
+        size, md5, sha256 = data.size, data.md5, data.sha256
+        try:
+            if data.copy_source is not None:
+                copied = await self._copy_range(data)
+                if isinstance(copied, Reject):
+                    return copied
+                size, md5, sha256, replicas = copied
+            else:
+                replicas = await self.blobs.store(
+                    data.blob_id, data.sha256, data.inline, data.chunks
+                )
+        except DigestMismatch as exc:
+            return Reject("BadDigest", str(exc))
+        except NotFoundInLog as exc:
+            return Reject("IncompleteBody", f"the part's bytes are gone from the log: {exc}")
+        except QuorumNotMet as exc:
+            return Reject("SlowDown", str(exc))
+        event = PartUploaded(
+            bucket=data.bucket,
+            key=data.key,
+            upload_id=data.upload_id,
+            part_number=data.part_number,
+            blob_id=data.blob_id,
+            size=size,
+            etag=md5,
+            sha256=sha256,
+            checksums=data.checksums,
+            replicas=replicas,
+        )
+        return Append(
+            subjects.upload_part(data.bucket, data.upload_id, data.part_number),
+            event,
+            upload.state_seq,
+            subjects.upload_state(data.bucket, data.upload_id),
+        )
+
+    async def _copy_range(self, data: UploadPart) -> tuple[int, str, str, list[str]] | Reject:
+        src = data.copy_source or {}
+        source_bucket = await self._bucket(str(src.get("bucket", "")))
+        if not source_bucket.exists:
+            return decide.no_bucket(str(src.get("bucket")))
+        source = await self._object(str(src["bucket"]), source_bucket, str(src["key"]))
+        version = source.version(src.get("version_id"))
+        if version is None or version.put is None:
+            return Reject("NoSuchKey", f"The specified key does not exist: {src['key']}")
+        put = version.put
+        start = int(src.get("start", 0))
+        end = int(src.get("end", put.size - 1))
+        if put.size and not 0 <= start <= end < put.size:
+            return Reject("InvalidRange", "The x-amz-copy-source-range is not satisfiable.")
+        return await self.blobs.copy(put, data.blob_id, start, end - start + 1 if put.size else 0)
+
+    # ------------------------------------------------------------ appends
+
+    async def _apply(self, command: Envelope, decision: Decision) -> int:
+        if isinstance(decision, AlreadyApplied):
+            return decision.seq
+        if isinstance(decision, Reject):
+            return await self._reject(command, decision)
+        steps = decision.steps if isinstance(decision, Appends) else (decision,)
+        seq = 0
+        for i, step in enumerate(steps):
+            receipt = await self.bus.append(
+                command.caused(step.data),
+                step.subject,
+                expect_seq=step.expect_seq,
+                expect_subject=step.expect_subject,
+                msg_id=str(command.id) if i == 0 else f"{command.id}:{i}",
+            )
+            seq = seq or receipt.seq
+            await self._after(command, step.data)
         return seq
 
-    async def _store(self, data: PutObject) -> list[str]:
-        """Write the bytes to every sidecar in parallel; succeed once the quorum verified them."""
+    async def _after(self, command: Envelope, event: Message) -> None:
+        """Once every sidecar holds the bytes, the WAL can let go of them."""
+        chunked = bool(getattr(command.data, "chunks", None))
+        if chunked and isinstance(event, ObjectPut | PartUploaded):
+            if self.blobs.fully_replicated(event.replicas):
+                await self.blobs.release(event.blob_id)
 
-        async def one(sidecar: DiskSidecar) -> str:
-            if data.inline is not None:
-                await sidecar.put_bytes(data.blob_id, data.inline, sha256=data.sha256)
-            else:
-                await sidecar.put(data.blob_id, self._chunks(data), sha256=data.sha256)
-            return sidecar.name
+    async def _reject(self, command: Envelope, decision: Reject) -> int:
+        event = command.caused(decide.reject(command, decision))
+        receipt = await self.bus.append(event, subjects.S3_REJECTED, msg_id=str(command.id))
+        return receipt.seq
 
-        results = await asyncio.gather(*(one(s) for s in self.sidecars), return_exceptions=True)
-        stored = [r for r in results if isinstance(r, str)]
-        errors = [r for r in results if isinstance(r, BaseException)]
-        for err in errors:
-            if isinstance(err, DigestMismatch | NotFoundInLog):
-                raise err
-        if len(stored) < self.write_quorum:
-            detail = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
-            raise QuorumNotMet(
-                f"only {len(stored)} of the {self.write_quorum} required replicas stored: {detail}"
-            )
-        for err in errors:
-            if isinstance(err, StorageError | OSError):
-                log.warning("handler.replica_failed", error=str(err))
-            elif isinstance(err, Exception):
-                raise err
-        return stored
 
-    async def _chunks(self, data: PutObject) -> AsyncIterator[bytes]:
-        """Blob chunks from the log, one fetched ahead of the one being written."""
-        if not data.chunks:
-            return
-        ahead = asyncio.ensure_future(self.bus.get_chunk(data.chunks[0]))
-        try:
-            for i in range(len(data.chunks)):
-                chunk = await ahead
-                if i + 1 < len(data.chunks):
-                    ahead = asyncio.ensure_future(self.bus.get_chunk(data.chunks[i + 1]))
-                yield chunk
-        finally:
-            if not ahead.done():
-                ahead.cancel()
+def _valid_upload_id(upload_id: str) -> bool:
+    return 8 <= len(upload_id) <= 64 and upload_id.isalnum()
 
 
 async def _keep_alive(delivery: Delivery) -> None:
