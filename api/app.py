@@ -125,15 +125,23 @@ def build_app(c: Context) -> web.Application:
 
 
 async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(build_app(c), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
-    await site.start()
-    log.info("api.listening", url=f"http://{host}:{port}")
+    from api.s3.service import build_s3_app
+
+    runners = []
+    for app, p, name in (
+        (build_app(c), port, "api"),
+        (build_s3_app(c, c.settings.s3_domain), c.settings.aws_port, "aws"),
+    ):
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, host, p, reuse_address=True, backlog=1024).start()
+        runners.append(runner)
+        log.info("api.listening", endpoint=name, url=f"http://{host}:{p}")
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
 
 
 def required_roles() -> tuple[str, ...]:

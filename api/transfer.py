@@ -11,6 +11,7 @@ import base64
 import contextlib
 import hashlib
 import os
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -38,13 +39,26 @@ class Upload:
 
 
 async def receive(
-    request: web.Request, bus: Bus, *, inline_max: int, chunk_size: int, max_size: int
+    request: web.Request,
+    bus: Bus,
+    *,
+    inline_max: int,
+    chunk_size: int,
+    max_size: int,
+    pieces: AsyncIterator[bytes] | None = None,
+    declared: int | None = None,
+    observe: Callable[[bytes], None] | None = None,
 ) -> Upload:
-    """Read the request body into the log; verify its length and Content-MD5."""
-    declared = request.content_length
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if declared is None and not chunked:
-        raise ApiError("MissingContentLength")
+    """Read a request body into the log; verify its length and Content-MD5.
+
+    ``pieces``/``declared`` replace the raw body and its Content-Length (an aws-chunked body is
+    decoded by the caller); ``observe`` sees every byte (extra checksums)."""
+    if pieces is None:
+        declared = request.content_length
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if declared is None and not chunked:
+            raise ApiError("MissingContentLength")
+        pieces = request.content.iter_chunked(256 * 1024)
     if declared is not None and declared > max_size:
         raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
     upload = Upload(blob_id=new_id().hex)
@@ -58,9 +72,11 @@ async def receive(
         pending.append(asyncio.create_task(bus.put_chunk(upload.blob_id, data)))
 
     try:
-        async for data in request.content.iter_chunked(256 * 1024):
+        async for data in pieces:
             md5.update(data)
             sha.update(data)
+            if observe is not None:
+                observe(data)
             upload.size += len(data)
             if upload.size > max_size:
                 raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
@@ -87,10 +103,13 @@ async def receive(
     expected_md5 = request.headers.get("Content-MD5")
     if expected_md5 is not None:
         try:
-            ok = base64.b64decode(expected_md5, validate=True) == md5.digest()
+            decoded = base64.b64decode(expected_md5, validate=True)
         except ValueError:
-            ok = False
-        if not ok:
+            decoded = b""
+        if len(decoded) != 16:
+            await discard(bus, upload)
+            raise ApiError("InvalidDigest", "The Content-MD5 you specified is not valid.")
+        if decoded != md5.digest():
             await discard(bus, upload)
             raise ApiError(
                 "BadDigest", "The Content-MD5 you specified did not match what we received."

@@ -39,24 +39,27 @@ def main() -> None:
 @main.command()
 @data_dir_option
 @click.option("--host", default=None, help="API listen address (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="API port (default 9080).")
-def up(data_dir: Path | None, host: str | None, port: int | None) -> None:
+@click.option("--port", type=int, default=None, help="Native JSON API port (default 9080).")
+@click.option("--aws-port", type=int, default=None,
+              help="AWS-compatible (S3) endpoint port (default 9000).")
+def up(data_dir: Path | None, host: str | None, port: int | None, aws_port: int | None) -> None:
     """Start the whole stack: nats-server, projector, s3 handler and API, supervised."""
     from mycloud.supervisor import Supervisor
 
-    settings = settings_from(data_dir=data_dir, host=host, port=port)
+    settings = settings_from(data_dir=data_dir, host=host, port=port, aws_port=aws_port)
     sys.exit(Supervisor(settings).up())
 
 
 @main.command()
 @data_dir_option
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
-def api(data_dir: Path | None, host: str | None, port: int | None) -> None:
+@click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Native JSON API port (default 9080).")
+@click.option("--aws-port", type=int, default=None, help="S3 endpoint port (default 9000).")
+def api(data_dir: Path | None, host: str | None, port: int | None, aws_port: int | None) -> None:
     """Run the HTTP API alone (against $MYCLOUD_NATS_URL and $MYCLOUD_DATABASE_URL)."""
     from mycloud import logs, roles
 
-    s = settings_from(data_dir=data_dir, host=host, port=port)
+    s = settings_from(data_dir=data_dir, host=host, port=port, aws_port=aws_port)
     logs.configure(s.log_format, s.log_level, "api")
     roles.main(roles.run_api, s)
 

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     """Address the HTTP API listens on."""
     port: int = 9080
     """Port of the native JSON API."""
+    aws_port: int = 9000
+    """Port of the AWS-compatible endpoint (S3 REST today; IAM, STS, ... later)."""
+    s3_domain: str = "localhost"
+    """Virtual-hosted-style requests address ``<bucket>.<s3_domain>``."""
     sidecars: list[str] = Field(default_factory=list)
     """Storage targets as ``name=kind:location`` (e.g. ``disk1=disk:/srv/blobs``); unset: one
     disk sidecar under the data directory."""

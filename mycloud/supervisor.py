@@ -104,6 +104,7 @@ class Supervisor:
         self.say(
             ("MyCloud is up.\n" if healthy else "MyCloud started, but is not healthy yet.\n")
             + f"  API          {endpoint}   (OpenAPI: {endpoint}/openapi.json)\n"
+            + f"  S3 endpoint  http://{s.host}:{s.aws_port}   (aws --endpoint-url, boto3)\n"
             + f"  credentials  {s.credentials_path}  ({'created' if created else 'existing'}; "
             + f"access key {root.access_key_id})\n"
             + f"  data         {s.data_dir}\n"
@@ -159,6 +160,7 @@ class Supervisor:
             MYCLOUD_NATS_URL=url,
             MYCLOUD_HOST=s.host,
             MYCLOUD_PORT=str(s.port),
+            MYCLOUD_AWS_PORT=str(s.aws_port),
             MYCLOUD_DATABASE_URL=s.effective_database_url,
         )
         argv = [sys.executable, "-m", "mycloud.cli", *role.split("-", 1)]

@@ -22,12 +22,37 @@ ROLES = ("api", "handler-s3", "projector", "nats-server")
 class Stack:
     data_dir: Path
     port: int = field(default_factory=free_port)
+    aws_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def boto3(self, service: str = "s3", **config: object):  # type: ignore[no-untyped-def]
+        """A boto3 client for this stack's AWS endpoint, signing with SigV4 (also presigned)."""
+        import boto3
+        from botocore.config import Config
+
+        key, secret = self.credentials
+        return boto3.client(
+            service,
+            endpoint_url=self.s3_url,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 2},
+                **config,
+            ),
+        )
 
     def start(self, timeout: float = 90.0) -> Stack:
         env = {**os.environ, **self.env}
@@ -44,6 +69,8 @@ class Stack:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                "--aws-port",
+                str(self.aws_port),
             ],
             env=env,
             stdout=log,

@@ -1,0 +1,82 @@
+"""The checksums S3 clients send (x-amz-checksum-*), computed while a body streams through."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import crc32c as _crc32c
+
+
+class _Crc:
+    def __init__(self, fn: Callable[[bytes, int], int]) -> None:
+        self._fn = fn
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        self._value = self._fn(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(4, "big")
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {
+    "CRC32": lambda: _Crc(zlib.crc32),
+    "CRC32C": lambda: _Crc(lambda data, value: _crc32c.crc32c(data, value)),
+    "SHA1": lambda: hashlib.sha1(usedforsecurity=False),
+    "SHA256": hashlib.sha256,
+}
+HEADER = "x-amz-checksum-"
+
+
+class UnsupportedChecksum(ValueError):
+    pass
+
+
+class Checksummer:
+    """Feeds every byte to the algorithms a request asked for; compares at the end."""
+
+    def __init__(self, algorithms: set[str]) -> None:
+        unknown = algorithms - FACTORIES.keys()
+        if unknown:
+            raise UnsupportedChecksum(", ".join(sorted(unknown)))
+        self._hashers = {a: FACTORIES[a]() for a in algorithms}
+
+    def update(self, data: bytes) -> None:
+        for hasher in self._hashers.values():
+            hasher.update(data)
+
+    def values(self) -> dict[str, str]:
+        return {a: base64.b64encode(h.digest()).decode() for a, h in self._hashers.items()}
+
+    def mismatch(self, expected: Mapping[str, str]) -> str | None:
+        """The first algorithm whose expected value differs from what was computed."""
+        got = self.values()
+        for algorithm, value in expected.items():
+            if got.get(algorithm) != value:
+                return algorithm
+        return None
+
+
+def requested(headers: Mapping[str, str]) -> tuple[set[str], dict[str, str]]:
+    """(algorithms to compute, values given in headers) from a request's headers; trailers named
+    in ``x-amz-trailer`` add their algorithm (their value arrives after the body)."""
+    algorithms: set[str] = set()
+    given: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith(HEADER) and lower != "x-amz-checksum-mode":
+            algorithm = lower[len(HEADER) :].upper()
+            algorithms.add(algorithm)
+            given[algorithm] = value
+    for name in headers.get("x-amz-trailer", "").split(","):
+        name = name.strip().lower()
+        if name.startswith(HEADER):
+            algorithms.add(name[len(HEADER) :].upper())
+    sdk = headers.get("x-amz-sdk-checksum-algorithm")
+    if sdk:
+        algorithms.add(sdk.upper())
+    return algorithms, given

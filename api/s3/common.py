@@ -1,0 +1,93 @@
+"""Pieces every S3 operation uses: running a command, owners, XML responses, parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from api.errors import ApiError
+from api.gateway import Gateway, Outcome, OutcomeTimeout
+from api.s3.xml import Owner
+from events.envelope import Message
+from projections import queries
+
+XML = "application/xml"
+
+
+def ctx(request: web.Request) -> Any:
+    return request.app["ctx"]
+
+
+def owner(principal: str) -> Owner:
+    return Owner(hashlib.sha256(principal.encode()).hexdigest(), principal)
+
+
+def xml(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body, content_type=XML, headers=headers)
+
+
+def when(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+async def execute(request: web.Request, data: Message) -> Outcome:
+    gateway: Gateway = ctx(request).gateway
+    try:
+        outcome = await gateway.execute(
+            data, actor=request["actor"], service="s3", request_id=request["request_id"]
+        )
+    except OutcomeTimeout as exc:
+        raise ApiError(
+            "ServiceUnavailable",
+            f"The request is durable but not yet applied (command {exc.command_id}); retry.",
+        ) from None
+    if not outcome.ok:
+        raise ApiError(outcome.code or "InternalError", outcome.message)
+    return outcome
+
+
+async def existing_bucket(request: web.Request) -> dict[str, Any]:
+    bucket = request["bucket"]
+    row = await queries.get_bucket(ctx(request).db, bucket)
+    if row is None:
+        raise ApiError(
+            "NoSuchBucket", f"The specified bucket does not exist: {bucket}", bucketName=bucket
+        )
+    return row
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(
+            "InvalidArgument", f"{name} must be an integer.", argumentName=name, argumentValue=raw
+        ) from None
+    if value < low:
+        raise ApiError(
+            "InvalidArgument",
+            f"{name} must be at least {low}.",
+            argumentName=name,
+            argumentValue=raw,
+        )
+    return min(value, high)
+
+
+def version_header(version_id: str | None, versioning: str | None) -> dict[str, str]:
+    """S3 names the version only in buckets that have (had) versioning."""
+    if versioning is None or version_id is None:
+        return {}
+    return {"x-amz-version-id": version_id}
+
+
+def command_version(outcome: Outcome) -> str:
+    return uuid.UUID(outcome.command_id).hex

@@ -1,0 +1,222 @@
+"""Multipart uploads: create, upload (or copy) parts, list parts, complete, abort."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from api import transfer
+from api.errors import ApiError
+from api.s3 import xml as s3xml
+from api.s3.common import ctx, execute, existing_bucket, int_param, owner, version_header, when, xml
+from events.envelope import new_id
+from events.s3 import (
+    AbortMultipartUpload,
+    CompleteMultipartUpload,
+    CreateMultipartUpload,
+    UploadPart,
+)
+from projections import queries
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+async def _open_upload(request: web.Request) -> dict[str, Any]:
+    upload_id = request.query["uploadId"]
+    row = await queries.get_upload(ctx(request).db, request["bucket"], upload_id)
+    if row is None or row["key"] != request["key"]:
+        raise ApiError(
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be "
+            "invalid, or the upload may have been aborted or completed.",
+        )
+    return row
+
+
+async def create(request: web.Request) -> web.Response:
+    from api.s3.objects import object_fields
+
+    await existing_bucket(request)
+    upload_id = new_id().hex
+    algorithm = request.headers.get("x-amz-checksum-algorithm")
+    await execute(
+        request,
+        CreateMultipartUpload(
+            bucket=request["bucket"],
+            key=request["key"],
+            upload_id=upload_id,
+            checksum_algorithm=algorithm.upper() if algorithm else None,
+            **object_fields(request),
+        ),
+    )
+    return xml(s3xml.initiate_multipart(request["bucket"], request["key"], upload_id))
+
+
+def _part_number(request: web.Request) -> int:
+    raw = request.query.get("partNumber", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise ApiError(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            argumentName="partNumber",
+            argumentValue=raw,
+        )
+    return int(raw)
+
+
+async def upload_part(request: web.Request) -> web.Response:
+    if "x-amz-copy-source" in request.headers:
+        return await upload_part_copy(request)
+    from api.s3.body import receive
+
+    number = _part_number(request)
+    await _open_upload(request)
+    upload, checksums = await receive(request)
+    try:
+        await execute(
+            request,
+            UploadPart(
+                bucket=request["bucket"],
+                key=request["key"],
+                upload_id=request.query["uploadId"],
+                part_number=number,
+                blob_id=upload.blob_id,
+                size=upload.size,
+                md5=upload.md5,
+                sha256=upload.sha256,
+                inline=upload.inline,
+                chunks=upload.chunks,
+                checksums=checksums,
+            ),
+        )
+    except ApiError as exc:
+        if exc.code != "ServiceUnavailable":
+            await transfer.discard(ctx(request).bus, upload)
+        raise
+    headers = {"ETag": f'"{upload.md5}"'}
+    headers |= {f"x-amz-checksum-{a.lower()}": v for a, v in checksums.items()}
+    return web.Response(headers=headers)
+
+
+async def upload_part_copy(request: web.Request) -> web.Response:
+    from api.s3.objects import copy_source
+
+    number = _part_number(request)
+    await _open_upload(request)
+    bucket, key, version_id = copy_source(request.headers["x-amz-copy-source"])
+    source: dict[str, Any] = {"bucket": bucket, "key": key, "version_id": version_id}
+    wanted = request.headers.get("x-amz-copy-source-range")
+    if wanted:
+        match = _RANGE.match(wanted.strip())
+        if not match or int(match[1]) > int(match[2]):
+            raise ApiError(
+                "InvalidArgument",
+                "The x-amz-copy-source-range value must be of the "
+                "form bytes=first-last where first and last are the zero-based offsets "
+                "of the first and last bytes to copy",
+                argumentName="x-amz-copy-source-range",
+                argumentValue=wanted,
+            )
+        source |= {"start": int(match[1]), "end": int(match[2])}
+    upload_id = request.query["uploadId"]
+    await execute(
+        request,
+        UploadPart(
+            bucket=request["bucket"],
+            key=request["key"],
+            upload_id=upload_id,
+            part_number=number,
+            blob_id=new_id().hex,
+            size=0,
+            md5="",
+            sha256="",
+            copy_source=source,
+        ),
+    )
+    parts = await queries.list_parts(
+        ctx(request).db, request["bucket"], upload_id, after=number - 1, limit=1
+    )
+    part = parts[0]
+    return xml(s3xml.copy_part_result(part["etag"], when(part["last_modified"])))
+
+
+async def list_parts(request: web.Request) -> web.Response:
+    row = await _open_upload(request)
+    marker = int_param(request, "part-number-marker", 0, 0, 10000)
+    max_parts = int_param(request, "max-parts", 1000, 0, 1000)
+    parts = await queries.list_parts(
+        ctx(request).db, request["bucket"], row["upload_id"], after=marker, limit=max_parts
+    )
+    truncated = len(parts) > max_parts
+    parts = parts[:max_parts]
+    return xml(
+        s3xml.list_parts(
+            bucket=request["bucket"],
+            key=request["key"],
+            upload_id=row["upload_id"],
+            part_number_marker=marker,
+            next_part_number_marker=parts[-1]["part_number"] if parts else None,
+            max_parts=max_parts,
+            is_truncated=truncated,
+            parts=[
+                s3xml.PartEntry(
+                    part_number=p["part_number"],
+                    last_modified=when(p["last_modified"]),
+                    etag=p["etag"],
+                    size=int(p["size"]),
+                    checksums=p["checksums"] or {},
+                )
+                for p in parts
+            ],
+            owner=owner(row["initiator"]),
+            initiator=owner(row["initiator"]),
+        )
+    )
+
+
+async def complete(request: web.Request) -> web.Response:
+    bucket_row = await existing_bucket(request)
+    parts = s3xml.parse_complete_multipart(await request.read())
+    upload_id = request.query["uploadId"]
+    outcome = await execute(
+        request,
+        CompleteMultipartUpload(
+            bucket=request["bucket"],
+            key=request["key"],
+            upload_id=upload_id,
+            parts=[(n, etag) for n, etag, _ in parts],
+        ),
+    )
+    row = await queries.get_object(ctx(request).db, request["bucket"], request["key"])
+    etag = row["etag"] if row is not None and int(row["seq"]) == outcome.seq else ""
+    if not etag:
+        latest = await queries.latest_version(ctx(request).db, request["bucket"], request["key"])
+        etag = latest["etag"] if latest else ""
+        row = latest
+    location = f"{request.scheme}://{request.host}/{request['bucket']}/{request['key']}"
+    headers = version_header(row["version_id"] if row else None, bucket_row["versioning"])
+    return xml(
+        s3xml.complete_multipart(location, request["bucket"], request["key"], etag), headers=headers
+    )
+
+
+async def abort(request: web.Request) -> web.Response:
+    await existing_bucket(request)
+    await execute(
+        request,
+        AbortMultipartUpload(
+            bucket=request["bucket"], key=request["key"], upload_id=request.query["uploadId"]
+        ),
+    )
+    return web.Response(status=204)
+
+
+UPLOAD_OPS: list[tuple[str, str | None, str, Any]] = [
+    ("PUT", "uploadId", "UploadPart", upload_part),
+    ("GET", "uploadId", "ListParts", list_parts),
+    ("DELETE", "uploadId", "AbortMultipartUpload", abort),
+    ("POST", "uploads", "CreateMultipartUpload", create),
+    ("POST", "uploadId", "CompleteMultipartUpload", complete),
+]
