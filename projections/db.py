@@ -8,7 +8,6 @@ one cached function. Driver errors leave this module as ``DatabaseError`` and it
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -134,43 +133,68 @@ class SqliteConnection:
         return _first(await self.fetchrow(sql, *args))
 
 
-class SqliteDatabase:
-    """One writer connection behind a lock plus a few read connections used round-robin: in WAL
-    mode readers see the last commit and never wait for the writer."""
+class InlineReader:
+    """A read-only connection queried on the event loop's own thread.
+
+    Read-model queries are point lookups and short index range scans of tens of microseconds; a
+    hop to a worker thread and back costs more than the query, and in WAL mode a reader never
+    waits for a writer. So the API's reads run inline."""
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, url: str, writer: SqliteConnection, readers: list[SqliteConnection]) -> None:
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                     cached_statements=256)
+        self._conn.row_factory = _dict_row
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        self._conn.execute("PRAGMA query_only = 1")
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return cast(list[Row], self._conn.execute(_sqlite_sql(sql), args).fetchall())
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return _first(await self.fetchrow(sql, *args))
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SqliteDatabase:
+    """One writer connection (aiosqlite, behind a lock) and an inline reader: in WAL mode readers
+    see the last commit and never wait for the writer."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, url: str, writer: SqliteConnection, reader: InlineReader) -> None:
         self.url = url
         self._writer = writer
-        self._readers = readers
-        self._next_reader = itertools.cycle(readers)
+        self._reader = reader
         self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, *, readers: int) -> SqliteDatabase:
         path = Path(url.removeprefix("sqlite://"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        opened: list[aiosqlite.Connection] = []
+        conn = await aiosqlite.connect(path, isolation_level=None)
         try:
-            for _ in range(1 + max(readers, 1)):
-                conn = await aiosqlite.connect(path, isolation_level=None)
-                opened.append(conn)
-                conn.row_factory = _dict_row  # type: ignore[assignment]
-                # Read models are rebuildable from the log, so NORMAL (no fsync per commit) is
-                # enough; busy_timeout lets a second writer process wait instead of failing.
-                await conn.execute_fetchall("PRAGMA busy_timeout = 10000")
-                await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
-                if len(opened) == 1:
-                    await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-                else:
-                    await conn.execute_fetchall("PRAGMA query_only = 1")
+            conn.row_factory = _dict_row  # type: ignore[assignment]
+            # Read models are rebuildable from the log, so NORMAL (no fsync per commit) is
+            # enough; busy_timeout lets a second writer process wait instead of failing.
+            await conn.execute_fetchall("PRAGMA busy_timeout = 10000")
+            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            reader = InlineReader(path)
         except sqlite3.Error as exc:
-            for conn in opened:
-                await conn.close()
+            await conn.close()
             raise _sqlite_error(exc) from exc
-        wrapped = [SqliteConnection(c) for c in opened]
-        return cls(url, wrapped[0], wrapped[1:])
+        return cls(url, SqliteConnection(conn), reader)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -188,17 +212,17 @@ class SqliteDatabase:
                 raise
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await next(self._next_reader).fetch(sql, *args)
+        return await self._reader.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await next(self._next_reader).fetchrow(sql, *args)
+        return await self._reader.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await next(self._next_reader).fetchval(sql, *args)
+        return await self._reader.fetchval(sql, *args)
 
     async def close(self) -> None:
-        for conn in [self._writer, *self._readers]:
-            await conn._conn.close()
+        self._reader.close()
+        await self._writer._conn.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -1,0 +1,1 @@
+"""S3-compatible REST endpoint: wire formats (XML) and request handling."""
