@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
-
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
@@ -426,12 +424,31 @@ class CommandRejected(Message):
 
 
 COMMANDS = (
-    CreateBucket, DeleteBucket, PutBucketVersioning, PutBucketCors, PutObject, CopyObject,
-    DeleteObject, PutObjectTagging, CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+    CreateBucket,
+    DeleteBucket,
+    PutBucketVersioning,
+    PutBucketCors,
+    PutObject,
+    CopyObject,
+    DeleteObject,
+    PutObjectTagging,
+    CreateMultipartUpload,
+    UploadPart,
+    CompleteMultipartUpload,
     AbortMultipartUpload,
 )
 EVENTS = (
-    BucketCreated, BucketDeleted, BucketVersioningChanged, BucketCorsChanged, ObjectPut,
-    ObjectDeleted, DeleteMarkerPut, ObjectTagsSet, MultipartUploadCreated, PartUploaded,
-    MultipartUploadCompleted, MultipartUploadAborted, CommandRejected,
+    BucketCreated,
+    BucketDeleted,
+    BucketVersioningChanged,
+    BucketCorsChanged,
+    ObjectPut,
+    ObjectDeleted,
+    DeleteMarkerPut,
+    ObjectTagsSet,
+    MultipartUploadCreated,
+    PartUploaded,
+    MultipartUploadCompleted,
+    MultipartUploadAborted,
+    CommandRejected,
 )
