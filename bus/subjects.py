@@ -63,6 +63,39 @@ def upload_part(bucket: str, upload_id: str, part_number: int) -> str:
 S3_REJECTED = "evt.s3.rejected"
 
 
+def iam_token(name: str) -> str:
+    """IAM names may hold ``.``; hex keeps subjects valid and names distinct."""
+    return name.encode().hex()
+
+
+def iam_user(name: str) -> str:
+    return f"evt.iam.user.{iam_token(name)}.state"
+
+
+def iam_user_all(name: str) -> str:
+    return f"evt.iam.user.{iam_token(name)}.>"
+
+
+def iam_user_keys(name: str) -> str:
+    return f"evt.iam.user.{iam_token(name)}.key.*"
+
+
+def iam_key(name: str, access_key_id: str) -> str:
+    return f"evt.iam.user.{iam_token(name)}.key.{access_key_id}"
+
+
+def iam_group(name: str) -> str:
+    return f"evt.iam.group.{iam_token(name)}.state"
+
+
+def iam_policy(name: str) -> str:
+    return f"evt.iam.policy.{iam_token(name)}.state"
+
+
+IAM_DENIED = "evt.iam.denied"
+IAM_REJECTED = "evt.iam.rejected"
+
+
 def blob(blob_id: str) -> str:
     return f"blob.{blob_id}"
 

@@ -8,7 +8,6 @@ anything changed since (see docs/architecture.md).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from bus import subjects
 from events.envelope import Envelope, Message
@@ -38,43 +37,11 @@ from events.s3 import (
     PutObject,
     PutObjectTagging,
 )
+from handlers.decision import AlreadyApplied, Append, Appends, Decision, Reject, caused_by
 from handlers.s3.rules import bucket_name_problem, key_problem
 from handlers.s3.state import Bucket, Object, Upload
 
 MIN_PART_SIZE = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Append:
-    """Append ``data`` to ``subject`` if ``expect_subject``'s last sequence is ``expect_seq``."""
-
-    subject: str
-    data: Message
-    expect_seq: int
-    expect_subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyApplied:
-    """The command's event is already in the log (a redelivery after a crash)."""
-
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Appends:
-    """Several appends, in order; each is idempotent on its own."""
-
-    steps: tuple[Append, ...]
-
-
-Decision = Append | Appends | Reject | AlreadyApplied
 
 
 def reject(command: Envelope, decision: Reject) -> CommandRejected:
@@ -114,10 +81,6 @@ def version_for(command: Envelope, bucket: Bucket) -> str:
 
 def no_bucket(name: str) -> Reject:
     return Reject("NoSuchBucket", f"The specified bucket does not exist: {name}")
-
-
-def caused_by(last: Envelope | None, command: Envelope) -> bool:
-    return last is not None and last.causation_id == command.id
 
 
 # ---------------------------------------------------------------- buckets

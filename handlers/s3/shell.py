@@ -1,20 +1,13 @@
-"""The s3 handler process: read a command, fold state from the log, decide, store bytes, append.
-
-Every step is idempotent, so a redelivery after a crash at any point converges: blobs are keyed by
-the upload's blob id, event appends carry the command id as ``Nats-Msg-Id``, and a command whose
-event is already the newest on its aggregate is recognised as applied.
-"""
+"""The s3 handler process: fold state from the log, decide, store bytes, append (handlers/base.py
+runs the loop)."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
 
 import structlog
 
 from bus import subjects
-from bus.errors import BusUnavailable, ConcurrencyConflict, NotFoundInLog
-from bus.log import Bus, Delivery
+from bus.errors import NotFoundInLog
+from bus.log import Bus
 from events.envelope import Envelope, Message
 from events.s3 import (
     AbortMultipartUpload,
@@ -32,97 +25,41 @@ from events.s3 import (
     PutObjectTagging,
     UploadPart,
 )
+from handlers.base import CommandHandler
+from handlers.decision import Append, Decision, Reject
 from handlers.s3 import decide
-from handlers.s3.decide import AlreadyApplied, Append, Appends, Decision, Reject
-from handlers.s3.state import Bucket, Object, Upload, fold_bucket, fold_object, fold_upload
+from handlers.s3.state import (
+    Bucket,
+    Object,
+    Upload,
+    fold_bucket,
+    fold_object,
+    fold_upload,
+    has_versions,
+)
 from handlers.s3.storing import BlobWriter, QuorumNotMet
 from storage import DigestMismatch, DiskSidecar
 
 log = structlog.get_logger("handler.s3")
 
-MAX_CONFLICT_RETRIES = 50
-MAX_ATTEMPTS = 8  # deliveries of one command before it is rejected with InternalError
-# A command whose handler died is redelivered after ACK_WAIT; a live handler keeps long work (big
-# uploads, scans) from timing out by reporting progress every ACK_WAIT / 3.
-ACK_WAIT = 5.0
 
+class S3Handler(CommandHandler):
+    service = "s3"
 
-class S3Handler:
     def __init__(
         self, bus: Bus, sidecars: list[DiskSidecar], *, write_quorum: int, concurrency: int = 64
     ) -> None:
-        self.bus = bus
+        super().__init__(bus, concurrency=concurrency)
         self.blobs = BlobWriter(bus, sidecars, write_quorum)
-        self.concurrency = concurrency
-        self._tasks: set[asyncio.Task[None]] = set()
         self._buckets: dict[str, Bucket] = {}
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        queue = await self.bus.commands("s3", durable="handler-s3", ack_wait=ACK_WAIT)
-        log.info(
-            "handler.started",
-            sidecars=[s.name for s in self.blobs.sidecars],
-            quorum=self.blobs.write_quorum,
-        )
-        while not stop.is_set():
-            free = self.concurrency - len(self._tasks)
-            if free <= 0:
-                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            try:
-                deliveries = await queue.fetch(min(free, 128), timeout=1.0)
-            except Exception as exc:  # connection lost, leader moving: the log is durable, wait
-                log.warning("handler.fetch_failed", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(0.5)
-                continue
-            for delivery in deliveries:
-                task = asyncio.create_task(self.handle(delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=30)
+    def validate(self, command: Envelope) -> Reject | None:
+        return decide.validate(command)
 
-    async def handle(self, delivery: Delivery) -> None:
-        command = delivery.envelope
-        bound = log.bind(command_id=str(command.id), type=command.type, attempt=delivery.attempt)
-        ticker = asyncio.create_task(_keep_alive(delivery))
-        try:
-            seq = await self.process(command)
-        except BusUnavailable as exc:
-            bound.warning("handler.bus_unavailable", error=str(exc))
-            await _quietly(delivery.nak(delay=min(2.0 * delivery.attempt, 10.0)))
-            return
-        except Exception as exc:
-            if delivery.attempt < MAX_ATTEMPTS:
-                bound.exception("handler.failed_will_retry")
-                await _quietly(delivery.nak(delay=min(0.5 * 2**delivery.attempt, 15.0)))
-                return
-            # Give up with a recorded reason: the rejection is the command's outcome in the log.
-            bound.exception("handler.failed_terminally")
-            reason = f"{type(exc).__name__}: {exc}"
-            with contextlib.suppress(Exception):
-                await self._reject(command, Reject("InternalError", reason))
-            await _quietly(delivery.term())
-            return
-        finally:
-            ticker.cancel()
-        bound.debug("handler.applied", seq=seq)
-        await _quietly(delivery.ack())
+    def rejection(self, command: Envelope, decision: Reject) -> tuple[str, Message]:
+        return subjects.S3_REJECTED, decide.reject(command, decision)
 
-    async def process(self, command: Envelope) -> int:
-        """Decide and apply one command; returns the sequence of its outcome event."""
-        problem = decide.validate(command)
-        if problem:
-            return await self._reject(command, problem)
-        for _ in range(MAX_CONFLICT_RETRIES):
-            try:
-                return await self._apply(command, await self._decide(command))
-            except ConcurrencyConflict:
-                await asyncio.sleep(0)  # someone decided first: reload and decide again
-        raise RuntimeError(f"gave up after {MAX_CONFLICT_RETRIES} concurrency conflicts")
-
-    async def _decide(self, command: Envelope) -> Decision:
+    async def decide(self, command: Envelope) -> Decision:
         data = command.data
         if isinstance(data, CreateBucket):
             return decide.create_bucket(command, await self._bucket(data.bucket))
@@ -198,8 +135,6 @@ class S3Handler:
         everything = await self.bus.last(subjects.bucket_all(data.bucket))
         non_empty = False
         if bucket.exists and everything is not None:
-            from handlers.s3.state import has_versions
-
             history = await self.bus.read_subject(subjects.bucket_objects(data.bucket))
             non_empty = has_versions([s for s in history if s.seq <= everything.seq])
         return decide.delete_bucket(command, bucket, everything.seq if everything else 0, non_empty)
@@ -285,50 +220,13 @@ class S3Handler:
             return Reject("InvalidRange", "The x-amz-copy-source-range is not satisfiable.")
         return await self.blobs.copy(put, data.blob_id, start, end - start + 1 if put.size else 0)
 
-    # ------------------------------------------------------------ appends
-
-    async def _apply(self, command: Envelope, decision: Decision) -> int:
-        if isinstance(decision, AlreadyApplied):
-            return decision.seq
-        if isinstance(decision, Reject):
-            return await self._reject(command, decision)
-        steps = decision.steps if isinstance(decision, Appends) else (decision,)
-        seq = 0
-        for i, step in enumerate(steps):
-            receipt = await self.bus.append(
-                command.caused(step.data),
-                step.subject,
-                expect_seq=step.expect_seq,
-                expect_subject=step.expect_subject,
-                msg_id=str(command.id) if i == 0 else f"{command.id}:{i}",
-            )
-            seq = seq or receipt.seq
-            await self._after(command, step.data)
-        return seq
-
-    async def _after(self, command: Envelope, event: Message) -> None:
+    async def after_append(self, command: Envelope, event: Message) -> None:
         """Once every sidecar holds the bytes, the WAL can let go of them."""
         chunked = bool(getattr(command.data, "chunks", None))
         if chunked and isinstance(event, ObjectPut | PartUploaded):
             if self.blobs.fully_replicated(event.replicas):
                 await self.blobs.release(event.blob_id)
 
-    async def _reject(self, command: Envelope, decision: Reject) -> int:
-        event = command.caused(decide.reject(command, decision))
-        receipt = await self.bus.append(event, subjects.S3_REJECTED, msg_id=str(command.id))
-        return receipt.seq
-
 
 def _valid_upload_id(upload_id: str) -> bool:
     return 8 <= len(upload_id) <= 64 and upload_id.isalnum()
-
-
-async def _keep_alive(delivery: Delivery) -> None:
-    while True:
-        await asyncio.sleep(ACK_WAIT / 3)
-        await _quietly(delivery.in_progress())
-
-
-async def _quietly(op: object) -> None:
-    with contextlib.suppress(Exception):
-        await op  # type: ignore[misc]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import structlog
 
@@ -93,7 +94,9 @@ class BlobWriter:
                 return
         raise StorageError(f"no replica of blob {blob_id} is readable")
 
-    async def _quorum(self, writes: list, need: int | None = None) -> list[str]:  # type: ignore[type-arg]
+    async def _quorum(
+        self, writes: list[Coroutine[Any, Any, str]], need: int | None = None
+    ) -> list[str]:
         need = self.write_quorum if need is None else need
         results = await asyncio.gather(*writes, return_exceptions=True)
         stored = [r for r in results if isinstance(r, str)]
