@@ -48,6 +48,9 @@ class CommandHandler:
     async def after_append(self, command: Envelope, event: Message) -> None:
         """Side effects once an event is durable."""
 
+    def on_conflict(self, command: Envelope) -> None:
+        """An append's expectation failed: drop whatever state this command was decided on."""
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         queue = await self.bus.commands(
@@ -108,6 +111,7 @@ class CommandHandler:
             try:
                 return await self.apply(command, await self.decide(command))
             except ConcurrencyConflict:
+                self.on_conflict(command)
                 await asyncio.sleep(0)  # someone decided first: reload and decide again
         raise RuntimeError(f"gave up after {MAX_CONFLICT_RETRIES} concurrency conflicts")
 

@@ -59,11 +59,15 @@ class S3Handler(CommandHandler):
     def rejection(self, command: Envelope, decision: Reject) -> tuple[str, Message]:
         return subjects.S3_REJECTED, decide.reject(command, decision)
 
-    async def decide(self, command: Envelope) -> Decision:
+    async def _decide(self, command: Envelope) -> Decision:
         data = command.data
         if isinstance(data, CreateBucket):
             return decide.create_bucket(command, await self._bucket(data.bucket))
-        bucket = await self._bucket(data.bucket)  # type: ignore[attr-defined]
+        # Only appends guarded by the bucket's state subject may decide on cached bucket state.
+        guarded = isinstance(
+            data, PutObject | CopyObject | CreateMultipartUpload | CompleteMultipartUpload
+        )
+        bucket = await self._bucket(data.bucket, fresh=not guarded)  # type: ignore[attr-defined]
         if isinstance(data, PutObject):
             decision = decide.put_object(command, bucket)
             return await self._with_bytes(command, decision, data)
@@ -80,7 +84,7 @@ class S3Handler(CommandHandler):
                 command, bucket, await self._object(data.bucket, bucket, data.key)
             )
         if isinstance(data, CopyObject):
-            source_bucket = await self._bucket(data.source_bucket)
+            source_bucket = await self._bucket(data.source_bucket, fresh=True)
             if not source_bucket.exists:
                 return decide.no_bucket(data.source_bucket)
             source = await self._object(data.source_bucket, source_bucket, data.source_key)
@@ -98,22 +102,38 @@ class S3Handler(CommandHandler):
 
     # ------------------------------------------------------------ state from the log
 
-    async def _bucket(self, name: str) -> Bucket:
-        """Folded bucket state, cached; one direct get tells whether the cache is current."""
-        subject = subjects.bucket_state(name)
-        last = await self.bus.last(subject)
-        if last is None:
-            return Bucket()
+    async def _bucket(self, name: str, *, fresh: bool = False) -> Bucket:
+        """Folded bucket state, cached. A cached state may be stale, which is safe for appends:
+        they carry the sequence the decision was based on, and a stale one makes JetStream refuse
+        the append (then ``on_conflict`` drops the cache entry). Rejections carry no such check,
+        so ``decide`` re-folds before it rejects on cached state."""
         cached = self._buckets.get(name)
-        if cached is not None and cached.seq == last.seq:
+        if cached is not None and not fresh:
             return cached
-        bucket = fold_bucket(await self.bus.read_subject(subject))
-        if bucket.seq < last.seq:  # the scan raced a newer event; fold again next time
-            return fold_bucket([*await self.bus.read_subject(subject)])
+        bucket = fold_bucket(await self.bus.read_subject(subjects.bucket_state(name)))
         if len(self._buckets) > 10_000:
             self._buckets.clear()
-        self._buckets[name] = bucket
+        if bucket.seq:
+            self._buckets[name] = bucket
         return bucket
+
+    def on_conflict(self, command: Envelope) -> None:
+        for field in ("bucket", "source_bucket"):
+            name = getattr(command.data, field, None)
+            if name is not None:
+                self._buckets.pop(name, None)
+
+    async def decide(self, command: Envelope) -> Decision:
+        decision = await self._decide(command)
+        if isinstance(decision, Reject) and self._used_cache(command):
+            self.on_conflict(command)  # never refuse on state that may be stale
+            decision = await self._decide(command)
+        return decision
+
+    def _used_cache(self, command: Envelope) -> bool:
+        return any(
+            getattr(command.data, f, None) in self._buckets for f in ("bucket", "source_bucket")
+        )
 
     async def _object(self, name: str, bucket: Bucket, key: str) -> Object:
         subject = subjects.object_(name, key)
@@ -206,7 +226,7 @@ class S3Handler(CommandHandler):
 
     async def _copy_range(self, data: UploadPart) -> tuple[int, str, str, list[str]] | Reject:
         src = data.copy_source or {}
-        source_bucket = await self._bucket(str(src.get("bucket", "")))
+        source_bucket = await self._bucket(str(src.get("bucket", "")), fresh=True)
         if not source_bucket.exists:
             return decide.no_bucket(str(src.get("bucket")))
         source = await self._object(str(src["bucket"]), source_bucket, str(src["key"]))

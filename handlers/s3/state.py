@@ -20,6 +20,7 @@ from events.s3 import (
     ObjectPut,
     ObjectTagsSet,
     PartUploaded,
+    ReplicaAdded,
 )
 
 
@@ -90,6 +91,12 @@ def fold_object(events: list[Stored]) -> Object:
     o = Object()
     for stored in events:
         data = stored.envelope.data
+        if isinstance(data, ReplicaAdded):
+            # Not a command's outcome, so ``last`` (what a redelivered command recognises as its
+            # own) stays; ``seq`` moves, since appends guarded by this subject must see it.
+            o.seq = stored.seq
+            _add_replica(o, data)
+            continue
         o.seq, o.last = stored.seq, stored.envelope
         if isinstance(data, ObjectPut):
             o.versions.pop(data.version_id, None)
@@ -104,6 +111,25 @@ def fold_object(events: list[Stored]) -> Object:
         elif isinstance(data, ObjectTagsSet) and data.version_id in o.versions:
             o.versions[data.version_id].tags = dict(data.tags)
     return o
+
+
+def _add_replica(o: Object, data: ReplicaAdded) -> None:
+    """Copies of a version share its blobs: they should name the caught-up replica too."""
+    for version in o.versions.values():
+        put = version.put
+        if put is None:
+            continue
+        if put.blob_id == data.blob_id and data.sidecar not in put.replicas:
+            version.put = put.model_copy(update={"replicas": [*put.replicas, data.sidecar]})
+        elif any(p.blob_id == data.blob_id for p in put.parts):
+            parts = [
+                p.model_copy(update={"replicas": [*p.replicas, data.sidecar]})
+                if p.blob_id == data.blob_id and data.sidecar not in p.replicas
+                else p
+                for p in put.parts
+            ]
+            common = set.intersection(*(set(p.replicas) for p in parts))
+            version.put = put.model_copy(update={"parts": parts, "replicas": sorted(common)})
 
 
 @dataclass

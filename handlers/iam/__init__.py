@@ -1,0 +1,1 @@
+"""The iam service handler: users, groups, access keys, policies."""
