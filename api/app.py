@@ -13,9 +13,10 @@ import structlog
 from aiohttp import web
 
 from api import routes
-from api.auth import KeyStore, authenticate
+from api.auth import authenticate
 from api.errors import ApiError, problem
 from api.gateway import Gateway
+from api.identity import IdentityStore
 from api.metrics import Metrics
 from api.openapi import spec
 from bus.errors import BusUnavailable
@@ -24,7 +25,7 @@ from events.envelope import new_id
 from mycloud.heartbeat import Liveness
 from mycloud.settings import Settings
 from projections.db import Database
-from storage import DiskSidecar
+from storage import Sidecar
 
 log = structlog.get_logger("api")
 PUBLIC = {"/healthz", "/metrics", "/openapi.json", "/"}
@@ -37,8 +38,8 @@ class Context:
     bus: Bus
     db: Database
     gateway: Gateway
-    keys: KeyStore
-    sidecars: dict[str, DiskSidecar]
+    identities: IdentityStore
+    sidecars: dict[str, Sidecar]
     liveness: Liveness
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -55,7 +56,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     status = 500
     try:
         if request.path not in PUBLIC:
-            request["actor"] = authenticate(request, c.keys)
+            identity = await authenticate(request, c.identities)
+            request["identity"] = identity
+            request["actor"] = identity.principal
         response = await handler(request)
         status = response.status
     except ApiError as exc:
@@ -145,7 +148,7 @@ async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
 
 
 def required_roles() -> tuple[str, ...]:
-    return ("handler-s3", "projector")
+    return ("handler-s3", "handler-iam", "projector")
 
 
 __all__ = ["Any", "Context", "build_app", "required_roles", "serve"]

@@ -12,10 +12,12 @@ import orjson
 from aiohttp import web
 
 from api import transfer
+from api.authz import authorize
 from api.errors import ApiError
 from api.gateway import Gateway, Outcome, OutcomeTimeout
 from events.s3 import CreateBucket, DeleteBucket, DeleteObject, PutObject
 from handlers.s3.rules import bucket_name_problem, key_problem
+from iam.s3 import s3_action_for
 from projections import queries
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1e6c1e-7d0b-4c5e-9a8e-2f4d8b1c0a77")
@@ -67,6 +69,14 @@ async def run(request: web.Request, data: Any, cid: uuid.UUID | None = None) -> 
     return outcome
 
 
+async def allow(
+    request: web.Request, op: str, bucket: str | None = None, key: str | None = None
+) -> None:
+    """The native API enforces the same policies as S3: each route is an S3 operation."""
+    extra = {"s3:prefix": request.query.get("prefix")} if op == "ListObjectsV2" else None
+    await authorize(request, s3_action_for(op, bucket, key), bucket=bucket, extra=extra)
+
+
 def bucket_of(request: web.Request) -> str:
     name = request.match_info["bucket"]
     if bucket_name_problem(name):
@@ -107,6 +117,7 @@ async def create_bucket(request: web.Request) -> web.Response:
     if not isinstance(region, str) or not region:
         raise ApiError("InvalidArgument", "region must be a non-empty string.")
     name = body["name"]
+    await allow(request, "CreateBucket", name)
     problem = bucket_name_problem(name)
     if problem:
         raise ApiError("InvalidBucketName", problem, resource=name)
@@ -125,12 +136,14 @@ def _bucket(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_buckets(request: web.Request) -> web.Response:
+    await allow(request, "ListBuckets")
     rows = await queries.list_buckets(ctx(request).db)
     return json({"buckets": [_bucket(r) for r in rows]})
 
 
 async def get_bucket(request: web.Request) -> web.Response:
     name = bucket_of(request)
+    await allow(request, "HeadBucket", name)
     row = await queries.get_bucket(ctx(request).db, name)
     if row is None:
         raise ApiError("NoSuchBucket", resource=name)
@@ -138,6 +151,7 @@ async def get_bucket(request: web.Request) -> web.Response:
 
 
 async def delete_bucket(request: web.Request) -> web.Response:
+    await allow(request, "DeleteBucket", bucket_of(request))
     await run(request, DeleteBucket(bucket=bucket_of(request)))
     return web.Response(status=204)
 
@@ -148,6 +162,7 @@ async def delete_bucket(request: web.Request) -> web.Response:
 async def put_object(request: web.Request) -> web.Response:
     c = ctx(request)
     bucket, key = bucket_of(request), key_of(request)
+    await allow(request, "PutObject", bucket, key)
     cid = command_id(request)
     if cid is not None:
         known = await c.gateway.lookup(str(cid))
@@ -206,6 +221,7 @@ async def _put_answer(
 async def get_object(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     bucket, key = bucket_of(request), key_of(request)
+    await allow(request, "GetObject", bucket, key)
     row = await queries.get_object(c.db, bucket, key)
     if row is None:
         if await queries.get_bucket(c.db, bucket) is None:
@@ -231,13 +247,14 @@ async def get_object(request: web.Request) -> web.StreamResponse:
         )
     size = int(row["size"])
     byte_range = transfer.parse_range(request.headers.get("Range"), size)
-    pieces = transfer.segments(c.sidecars, row)
+    pieces = await transfer.segments(c.sidecars, row, verify=request.method != "HEAD")
     if pieces is None:
         raise ApiError("ServiceUnavailable", "No replica of this object is reachable right now.")
     return transfer.BlobResponse(pieces, byte_range, size, headers=headers)
 
 
 async def delete_object(request: web.Request) -> web.Response:
+    await allow(request, "DeleteObject", bucket_of(request), key_of(request))
     await run(request, DeleteObject(bucket=bucket_of(request), key=key_of(request)))
     return web.Response(status=204)
 
@@ -245,6 +262,7 @@ async def delete_object(request: web.Request) -> web.Response:
 async def list_objects(request: web.Request) -> web.Response:
     c = ctx(request)
     bucket = bucket_of(request)
+    await allow(request, "ListObjectsV2", bucket)
     if await queries.get_bucket(c.db, bucket) is None:
         raise ApiError("NoSuchBucket", resource=bucket)
     prefix = request.query.get("prefix", "")

@@ -293,3 +293,19 @@ class IamCommandRejected(Message):
     """Why."""
     names: dict[str, str] = Field(default_factory=dict)
     """The names the command carried (user, group, policy)."""
+
+
+EVENTS = (
+    UserCreated,
+    UserDeleted,
+    AccessKeyCreated,
+    AccessKeyDeleted,
+    AccessKeyStatusChanged,
+    GroupCreated,
+    GroupMembershipChanged,
+    InlinePolicyPut,
+    PolicyCreated,
+    PolicyAttachmentChanged,
+    RequestDenied,
+    IamCommandRejected,
+)

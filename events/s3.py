@@ -99,6 +99,15 @@ class PutBucketCors(Message):
 
 
 @registry.register
+class PutBucketPolicy(Message):
+    TYPE = "s3.PutBucketPolicy"
+    bucket: str
+    """The bucket."""
+    document: str | None
+    """The policy JSON (validated by the API); None removes the policy."""
+
+
+@registry.register
 class CopyObject(Message):
     TYPE = "s3.CopyObject"
     bucket: str
@@ -335,6 +344,15 @@ class BucketCorsChanged(Message):
 
 
 @registry.register
+class BucketPolicyChanged(Message):
+    TYPE = "s3.BucketPolicyChanged"
+    bucket: str
+    """The bucket."""
+    document: str | None
+    """The policy JSON; None when removed."""
+
+
+@registry.register
 class MultipartUploadCreated(Message):
     TYPE = "s3.MultipartUploadCreated"
     bucket: str
@@ -409,6 +427,30 @@ class MultipartUploadAborted(Message):
 
 
 @registry.register
+class ReplicaAdded(Message):
+    """A sidecar caught up after the write: it now holds a verified copy of a blob.
+
+    The write recorded only the sidecars that had the bytes when its quorum was reached; the
+    replicator and the scrubber copy the rest and record each copy with this event. It names one
+    referrer of the blob (for the subject and the audit trail), but applies to the blob wherever
+    it is referenced (copies share blobs)."""
+
+    TYPE = "s3.ReplicaAdded"
+    bucket: str
+    """The bucket of the object (or upload) referencing the blob."""
+    key: str
+    """Its key."""
+    version_id: str = ""
+    """The object version referencing the blob; empty for a part of an upload in progress."""
+    upload_id: str | None = None
+    """The upload whose part is the blob, when no object version references it (yet)."""
+    blob_id: str
+    """The blob that was copied."""
+    sidecar: str
+    """The sidecar that now holds a verified copy."""
+
+
+@registry.register
 class CommandRejected(Message):
     TYPE = "s3.CommandRejected"
     command: str
@@ -428,6 +470,7 @@ COMMANDS = (
     DeleteBucket,
     PutBucketVersioning,
     PutBucketCors,
+    PutBucketPolicy,
     PutObject,
     CopyObject,
     DeleteObject,
@@ -442,6 +485,7 @@ EVENTS = (
     BucketDeleted,
     BucketVersioningChanged,
     BucketCorsChanged,
+    BucketPolicyChanged,
     ObjectPut,
     ObjectDeleted,
     DeleteMarkerPut,
@@ -450,5 +494,6 @@ EVENTS = (
     PartUploaded,
     MultipartUploadCompleted,
     MultipartUploadAborted,
+    ReplicaAdded,
     CommandRejected,
 )

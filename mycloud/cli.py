@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,15 +66,17 @@ def api(data_dir: Path | None, host: str | None, port: int | None, aws_port: int
 
 
 @main.command()
-@click.argument("service", type=click.Choice(["s3"]))
+@click.argument("service", type=click.Choice(["s3", "iam"]))
 @data_dir_option
 def handler(service: str, data_dir: Path | None) -> None:
     """Run one service's command handler alone."""
+    import functools
+
     from mycloud import logs, roles
 
     s = settings_from(data_dir=data_dir)
     logs.configure(s.log_format, s.log_level, f"handler-{service}")
-    roles.main(roles.run_handler, s)
+    roles.main(functools.partial(roles.run_handler, service=service), s)
 
 
 @main.command()
@@ -117,6 +120,53 @@ def status(data_dir: Path | None) -> None:
 
     s = settings_from(data_dir=data_dir)
     sys.exit(asyncio.run(admin.status(s)))
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--repair/--no-repair",
+    default=True,
+    show_default=True,
+    help="Replace missing and corrupt replicas from healthy ones (needs NATS to record them).",
+)
+def scrub(data_dir: Path | None, repair: bool) -> None:
+    """Verify the SHA-256 of every replica of every stored blob; exit 1 if any is still bad."""
+    from mycloud import admin, logs
+
+    s = settings_from(data_dir=data_dir)
+    logs.configure(s.log_format, "warning", "scrub")
+    sys.exit(asyncio.run(admin.scrub(s, repair)))
+
+
+@main.command("storage-node")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True,
+              help="Where this node keeps its blobs.")
+@click.option("--port", type=int, required=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option(
+    "--credentials",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The node's key and secret (AWS shared-credentials format, [default] section); "
+    "created (mode 0600) when absent. Default: $MYCLOUD_NODE_KEY and $MYCLOUD_NODE_SECRET.",
+)
+def storage_node(data_dir: Path, port: int, host: str, credentials: Path | None) -> None:
+    """Serve blobs over HTTP for a `node` sidecar (name=node:http://KEY:SECRET@HOST:PORT)."""
+    from mycloud import credentials as creds
+    from storage import node
+
+    if credentials is not None:
+        key = creds.ensure_root(credentials)[0]
+        key_id, secret = key.access_key_id, key.secret_access_key
+    else:
+        key_id = os.environ.get("MYCLOUD_NODE_KEY", "")
+        secret = os.environ.get("MYCLOUD_NODE_SECRET", "")
+        if not key_id or not secret:
+            raise click.UsageError(
+                "give --credentials FILE or set MYCLOUD_NODE_KEY and MYCLOUD_NODE_SECRET"
+            )
+    node.run(data_dir, host, port, key_id, secret)
 
 
 if __name__ == "__main__":

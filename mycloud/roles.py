@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -57,23 +58,65 @@ async def open_read_models(settings: Settings, bus: Bus) -> Any:
     raise AssertionError("unreachable")
 
 
-async def run_handler(settings: Settings, stop: asyncio.Event) -> None:
-    from handlers.s3.shell import S3Handler
-    from storage import build_sidecars
+async def run_handler(settings: Settings, stop: asyncio.Event, service: str = "s3") -> None:
+    from handlers.base import CommandHandler
 
-    bus = await connect(settings, "handler-s3")
-    handler = S3Handler(
-        bus,
-        build_sidecars(settings.effective_sidecars),
-        write_quorum=settings.effective_write_quorum,
-        concurrency=settings.handler_concurrency,
-    )
-    beat = asyncio.create_task(heartbeat.beat(bus, "handler-s3", stop))
+    role = f"handler-{service}"
+    bus = await connect(settings, role)
+    handler: CommandHandler
+    if service == "iam":
+        from handlers.iam.shell import IamHandler
+
+        handler = IamHandler(bus, concurrency=settings.handler_concurrency)
+    else:
+        from handlers.s3.shell import S3Handler
+        from storage import build_sidecars
+
+        handler = S3Handler(
+            bus,
+            build_sidecars(settings.effective_sidecars),
+            write_quorum=settings.effective_write_quorum,
+            concurrency=settings.handler_concurrency,
+        )
+    upkeep = await _s3_upkeep(settings, bus, handler, stop) if service == "s3" else None
+    beat = asyncio.create_task(heartbeat.beat(bus, role, stop))
     try:
         await handler.run(stop)
     finally:
         beat.cancel()
+        if upkeep is not None:
+            await upkeep()
         await bus.close()
+
+
+async def _s3_upkeep(
+    settings: Settings, bus: Bus, handler: Any, stop: asyncio.Event
+) -> Callable[[], Awaitable[None]]:
+    """The s3 handler's background work on the bytes: the replicator (catch-up of sidecars the
+    write quorum left out) and the periodic scrub. Returns what stops them."""
+    from handlers.s3.replicator import ACTOR, Replicator, log_source, record_replica
+    from storage.scrubber import Scrubber
+
+    db = await open_read_models(settings, bus)
+    writer = handler.blobs
+    replicator = Replicator(bus, db, writer.sidecars, writer=writer)
+    tasks = [asyncio.create_task(replicator.run(stop))]
+    if settings.scrub_interval > 0:
+        scrubber = Scrubber(
+            db,
+            writer.sidecars,
+            record=functools.partial(record_replica, bus, db, actor=ACTOR),
+            log_source=functools.partial(log_source, bus),
+        )
+        tasks.append(asyncio.create_task(scrubber.run(stop, settings.scrub_interval)))
+
+    async def close() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await db.close()
+
+    return close
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
@@ -100,9 +143,10 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     from api.app import Context, required_roles, serve
-    from api.auth import StaticKeyStore
     from api.gateway import Gateway
+    from api.identity import IdentityStore
     from mycloud import credentials
+    from mycloud.vault import Vault
     from storage import build_sidecars
 
     bus = await connect(settings, "api")
@@ -117,7 +161,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         bus=bus,
         db=db,
         gateway=gateway,
-        keys=StaticKeyStore([root]),
+        identities=IdentityStore(root, db, Vault.open(settings.data_dir)),
         sidecars={s.name: s for s in build_sidecars(settings.effective_sidecars)},
         liveness=liveness,
     )

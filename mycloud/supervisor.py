@@ -22,7 +22,7 @@ from bus.server import NatsServer, free_port
 from mycloud import credentials
 from mycloud.settings import Settings
 
-ROLES = ("projector", "handler-s3", "api")
+ROLES = ("projector", "handler-s3", "handler-iam", "api")
 
 
 @dataclass

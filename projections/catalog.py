@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from projections.base import Projection
+from projections.iam import IamProjection
 from projections.s3 import BucketsProjection, CommandsProjection, ObjectsProjection
 
 
 def all_projections() -> list[Projection]:
     """Fresh instances: projections may keep per-run state, so runners never share them."""
-    return [BucketsProjection(), ObjectsProjection(), CommandsProjection()]
+    return [BucketsProjection(), ObjectsProjection(), CommandsProjection(), IamProjection()]
 
 
 def select(names: list[str] | None) -> list[Projection]:

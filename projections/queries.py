@@ -14,7 +14,7 @@ _JSON_COLUMNS = ("metadata", "replicas", "parts", "headers", "checksums", "tags"
 _MAX_CHAR = 0x10FFFF
 
 
-_BUCKET_COLUMNS = "name, region, owner, created_at, created_seq, versioning, cors"
+_BUCKET_COLUMNS = "name, region, owner, created_at, created_seq, versioning, cors, policy"
 
 
 def _bucket(row: Row | None) -> Row | None:
@@ -229,3 +229,76 @@ async def garbage_after(db: Reader, seq: int, limit: int) -> list[Row]:
     for row in rows:
         row["replicas"] = from_json(row["replicas"])
     return rows
+
+
+# ---------------------------------------------------------------- replicas (replicator, scrubber)
+# Over ``blob_refs``: one row per live blob whatever references it (object versions, copies,
+# multipart parts, parts of uploads in progress), kept in step with those rows' replica sets.
+
+_BLOB_COLUMNS = "blob_id, sha256, size, replicas"
+
+
+def _blob(row: Row) -> Row:
+    row["replicas"] = from_json(row["replicas"]) or []
+    return row
+
+
+async def under_replicated(
+    db: Reader, sidecar_names: list[str], *, after: str = "", limit: int = 500
+) -> list[Row]:
+    """Live blobs some configured sidecar does not hold, in blob id order after ``after``; each
+    row says which (``missing``). Blobs recorded on as many sidecars as are configured are not
+    looked at (cheap, by index): a renamed sidecar is the scrubber's to catch up."""
+    rows = await db.fetch(
+        f"""SELECT {_BLOB_COLUMNS} FROM blob_refs WHERE copies < $1 AND blob_id > $2
+        ORDER BY blob_id LIMIT $3""",
+        len(sidecar_names),
+        after,
+        limit,
+    )
+    found = []
+    for row in map(_blob, rows):
+        row["missing"] = [n for n in sidecar_names if n not in row["replicas"]]
+        found.append(row)
+    return found
+
+
+async def live_blobs(db: Reader, *, after: str = "", limit: int = 500) -> list[Row]:
+    """Every live blob with its digest, size and replicas, in blob id order after ``after``."""
+    rows = await db.fetch(
+        f"SELECT {_BLOB_COLUMNS} FROM blob_refs WHERE blob_id > $1 ORDER BY blob_id LIMIT $2",
+        after,
+        limit,
+    )
+    return [_blob(r) for r in rows]
+
+
+async def get_blob(db: Reader, blob_id: str) -> Row | None:
+    row = await db.fetchrow(f"SELECT {_BLOB_COLUMNS} FROM blob_refs WHERE blob_id = $1", blob_id)
+    return None if row is None else _blob(row)
+
+
+async def blob_referrer(db: Reader, blob_id: str) -> Row | None:
+    """One object version (or else one upload) referencing a blob: ``{bucket, key, version_id,
+    upload_id}``, or None when nothing does."""
+    row = await db.fetchrow(
+        """SELECT bucket, key, version_id FROM version_blobs WHERE blob_id = $1
+        ORDER BY bucket, key, version_id LIMIT 1""",
+        blob_id,
+    )
+    if row is not None:
+        return row | {"upload_id": None}
+    row = await db.fetchrow(
+        """SELECT p.bucket, u.key, p.upload_id FROM upload_parts p
+        JOIN uploads u ON u.bucket = p.bucket AND u.upload_id = p.upload_id
+        WHERE p.blob_id = $1 ORDER BY p.bucket, p.upload_id LIMIT 1""",
+        blob_id,
+    )
+    return None if row is None else row | {"version_id": ""}
+
+
+async def replica_sets(db: Reader) -> list[tuple[list[str], int]]:
+    """(replica set, number of live blobs recorded with exactly it): few groups, whatever the
+    number of blobs, so a status report need not read every row into Python."""
+    rows = await db.fetch("SELECT replicas, count(*) AS n FROM blob_refs GROUP BY replicas")
+    return [(from_json(r["replicas"]) or [], int(r["n"])) for r in rows]

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bus.log import Stored
-from events import s3
-from projections.base import Projection, from_json, iso, outcome, to_json
+from events import iam, s3
+from projections import blobs
+from projections.base import Projection, iso, outcome, to_json
 from projections.db import Tx
 
 
 class BucketsProjection(Projection):
     name = "buckets"
-    schema_version = 2
+    schema_version = 3
     event_types = frozenset(
         m.TYPE
         for m in (
@@ -24,6 +25,7 @@ class BucketsProjection(Projection):
             s3.BucketDeleted,
             s3.BucketVersioningChanged,
             s3.BucketCorsChanged,
+            s3.BucketPolicyChanged,
         )
     )
     tables = {"buckets": ("name",)}
@@ -35,7 +37,8 @@ class BucketsProjection(Projection):
             created_at TEXT NOT NULL,
             created_seq BIGINT NOT NULL,
             versioning TEXT,
-            cors TEXT
+            cors TEXT,
+            policy TEXT
         )""",
     )
 
@@ -49,7 +52,7 @@ class BucketsProjection(Projection):
                 VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (name) DO UPDATE SET region = excluded.region, owner = excluded.owner,
                     created_at = excluded.created_at, created_seq = excluded.created_seq,
-                    versioning = NULL, cors = NULL""",
+                    versioning = NULL, cors = NULL, policy = NULL""",
                 data.bucket,
                 data.region,
                 data.owner,
@@ -61,6 +64,10 @@ class BucketsProjection(Projection):
         elif isinstance(data, s3.BucketVersioningChanged):
             await tx.execute(
                 "UPDATE buckets SET versioning = $2 WHERE name = $1", data.bucket, data.status
+            )
+        elif isinstance(data, s3.BucketPolicyChanged):
+            await tx.execute(
+                "UPDATE buckets SET policy = $2 WHERE name = $1", data.bucket, data.document
             )
         elif isinstance(data, s3.BucketCorsChanged):
             await tx.execute(
@@ -101,19 +108,15 @@ _NOT_LATEST = (
 )
 
 
-def _blobs(blob_id: str, parts_json: str | None) -> list[str]:
-    parts = from_json(parts_json) or []
-    return [p["blob_id"] for p in parts] if parts else ([blob_id] if blob_id else [])
-
-
 class ObjectsProjection(Projection):
     """Every version of every object (``object_versions``), the live one per key (``objects``),
     multipart uploads in progress and their parts, and reference counts of stored blobs: a copy or
     a completed multipart upload shares bytes, so a blob becomes garbage (``blob_garbage``, with
-    the sequence of the event that freed it) only when nothing references it any more."""
+    the sequence of the event that freed it) only when nothing references it any more. Blob
+    bookkeeping (reference counts, replica sets, caught-up replicas) is in projections/blobs.py."""
 
     name = "objects"
-    schema_version = 2
+    schema_version = 3  # 3: blob digests, sizes and replica counts; version_blobs; ReplicaAdded
     event_types = frozenset(
         m.TYPE
         for m in (
@@ -126,15 +129,15 @@ class ObjectsProjection(Projection):
             s3.MultipartUploadCompleted,
             s3.MultipartUploadAborted,
             s3.BucketDeleted,
+            s3.ReplicaAdded,
         )
     )
     tables = {
         "objects": ("bucket", "key"),
         "object_versions": ("bucket", "key", "version_id"),
-        "blob_refs": ("blob_id",),
-        "blob_garbage": ("blob_id",),
         "uploads": ("bucket", "upload_id"),
         "upload_parts": ("bucket", "upload_id", "part_number"),
+        **blobs.TABLES,
     }
     _object_columns = """
             version_id TEXT NOT NULL,
@@ -165,19 +168,6 @@ class ObjectsProjection(Projection):
             PRIMARY KEY (bucket, key, version_id)
         )""",
         "CREATE INDEX IF NOT EXISTS object_versions_by_seq ON object_versions (bucket, key, seq)",
-        """CREATE TABLE IF NOT EXISTS blob_refs (
-            blob_id TEXT COLLATE BINARY PRIMARY KEY,
-            refs BIGINT NOT NULL,
-            replicas TEXT NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS blob_garbage (
-            blob_id TEXT COLLATE BINARY PRIMARY KEY,
-            replicas TEXT NOT NULL,
-            bucket TEXT NOT NULL,
-            key TEXT NOT NULL,
-            seq BIGINT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS blob_garbage_by_seq ON blob_garbage (seq)",
         """CREATE TABLE IF NOT EXISTS uploads (
             bucket TEXT COLLATE BINARY NOT NULL,
             upload_id TEXT COLLATE BINARY NOT NULL,
@@ -206,6 +196,7 @@ class ObjectsProjection(Projection):
             seq BIGINT NOT NULL,
             PRIMARY KEY (bucket, upload_id, part_number)
         )""",
+        *blobs.DDL,
     )
 
     async def apply(self, stored: Stored, tx: Tx) -> None:
@@ -260,12 +251,14 @@ class ObjectsProjection(Projection):
                 "SELECT upload_id FROM uploads WHERE bucket = $1", data.bucket
             ):
                 await self._close_upload(stored, data.bucket, row["upload_id"], tx)
+        elif isinstance(data, s3.ReplicaAdded):
+            await blobs.replica_added(data, tx)
 
     async def _put(self, stored: Stored, data: s3.ObjectPut, tx: Tx) -> None:
-        parts = to_json([p.model_dump() for p in data.parts]) if data.parts else None
-        replicas = to_json(data.replicas)
-        await self._incref(_blobs(data.blob_id, parts), replicas, tx)
+        known = await blobs.incref(blobs.of_put(data), tx)
+        parts, replicas = blobs.version_replicas(data, known)
         await self._forget_version(stored, data.bucket, data.key, data.version_id, tx)
+        await blobs.link(data, tx)
         await tx.execute(
             _NOT_LATEST,
             data.bucket,
@@ -370,7 +363,9 @@ class ObjectsProjection(Projection):
             key,
             version_id,
         )
-        await self._decref(_blobs(row["blob_id"], row["parts"]), bucket, key, stored.seq, tx)
+        await blobs.unlink(bucket, key, version_id, tx)
+        freed = blobs.blob_ids(row["blob_id"], row["parts"])
+        await blobs.decref(freed, bucket, key, stored.seq, tx)
         return bool(row["is_latest"])
 
     async def _part(self, stored: Stored, data: s3.PartUploaded, tx: Tx) -> None:
@@ -381,10 +376,10 @@ class ObjectsProjection(Projection):
             data.upload_id,
             data.part_number,
         )
-        replicas = to_json(data.replicas)
-        await self._incref([data.blob_id], replicas, tx)
+        ref = blobs.BlobRef(data.blob_id, data.sha256, data.size, list(data.replicas))
+        replicas = to_json((await blobs.incref([ref], tx))[data.blob_id])
         if old is not None:
-            await self._decref([old["blob_id"]], data.bucket, data.key, stored.seq, tx)
+            await blobs.decref([old["blob_id"]], data.bucket, data.key, stored.seq, tx)
         await tx.execute(
             """INSERT INTO upload_parts (bucket, upload_id, part_number, blob_id, size, etag,
                 sha256, checksums, replicas, last_modified, seq)
@@ -418,7 +413,7 @@ class ObjectsProjection(Projection):
             bucket,
             upload_id,
         )
-        await self._decref([p["blob_id"] for p in parts], bucket, upload["key"], stored.seq, tx)
+        await blobs.decref([p["blob_id"] for p in parts], bucket, upload["key"], stored.seq, tx)
         await tx.execute(
             "DELETE FROM upload_parts WHERE bucket = $1 AND upload_id = $2", bucket, upload_id
         )
@@ -426,42 +421,12 @@ class ObjectsProjection(Projection):
             "DELETE FROM uploads WHERE bucket = $1 AND upload_id = $2", bucket, upload_id
         )
 
-    async def _incref(self, blobs: list[str], replicas: str, tx: Tx) -> None:
-        for blob_id in blobs:
-            await tx.execute(
-                """INSERT INTO blob_refs (blob_id, refs, replicas) VALUES ($1, 1, $2)
-                ON CONFLICT (blob_id) DO UPDATE SET refs = blob_refs.refs + 1""",
-                blob_id,
-                replicas,
-            )
-
-    async def _decref(self, blobs: list[str], bucket: str, key: str, seq: int, tx: Tx) -> None:
-        for blob_id in blobs:
-            row = await tx.fetchrow(
-                "SELECT refs, replicas FROM blob_refs WHERE blob_id = $1", blob_id
-            )
-            if row is None:
-                continue
-            if int(row["refs"]) > 1:
-                await tx.execute("UPDATE blob_refs SET refs = refs - 1 WHERE blob_id = $1", blob_id)
-                continue
-            await tx.execute("DELETE FROM blob_refs WHERE blob_id = $1", blob_id)
-            await tx.execute(
-                """INSERT INTO blob_garbage (blob_id, replicas, bucket, key, seq)
-                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (blob_id) DO NOTHING""",
-                blob_id,
-                row["replicas"],
-                bucket,
-                key,
-                seq,
-            )
-
 
 class CommandsProjection(Projection):
     """The outcome of every command, keyed by command id: the first event it caused decides."""
 
     name = "commands"
-    event_types = frozenset(m.TYPE for m in s3.EVENTS)
+    event_types = frozenset(m.TYPE for m in (*s3.EVENTS, *iam.EVENTS))
     tables = {"command_outcomes": ("command_id",)}
     ddl = (
         """CREATE TABLE IF NOT EXISTS command_outcomes (

@@ -9,12 +9,31 @@ from typing import Any
 
 from aiohttp import web
 
+from api.authz import authorize
 from api.errors import ApiError
 from api.s3 import xml as s3xml
-from api.s3.common import ctx, execute, existing_bucket, int_param, owner, when, xml
+from api.s3.common import (
+    ctx,
+    execute,
+    existing_bucket,
+    int_param,
+    is_delete_marker,
+    marker_version,
+    owner,
+    when,
+    xml,
+)
 from api.s3.listing import walk
-from events.s3 import CreateBucket, DeleteBucket, DeleteObject, PutBucketCors, PutBucketVersioning
+from events.s3 import (
+    CreateBucket,
+    DeleteBucket,
+    DeleteObject,
+    PutBucketCors,
+    PutBucketPolicy,
+    PutBucketVersioning,
+)
 from handlers.s3.rules import bucket_name_problem
+from iam.s3 import s3_action_for
 from projections import queries
 
 
@@ -62,6 +81,36 @@ async def put_versioning(request: web.Request) -> web.Response:
     status = s3xml.parse_versioning(await request.read())
     await execute(request, PutBucketVersioning(bucket=request["bucket"], status=status))
     return web.Response()
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    row = await existing_bucket(request)
+    if not row.get("policy"):
+        raise ApiError("NoSuchBucketPolicy", "The bucket policy does not exist",
+                       bucketName=request["bucket"])
+    return web.Response(body=row["policy"].encode(), content_type="application/json")
+
+
+async def put_policy(request: web.Request) -> web.Response:
+    from iam.errors import LimitExceeded, PolicyError
+    from iam.policy import parse_policy
+
+    await existing_bucket(request)
+    document = (await request.read()).decode("utf-8", "replace")
+    try:
+        parse_policy(document, kind="resource", bucket=request["bucket"])
+    except LimitExceeded as exc:
+        raise ApiError("MalformedPolicy", str(exc)) from None
+    except PolicyError as exc:
+        raise ApiError("MalformedPolicy", str(exc)) from None
+    await execute(request, PutBucketPolicy(bucket=request["bucket"], document=document))
+    return web.Response(status=204)
+
+
+async def delete_policy(request: web.Request) -> web.Response:
+    await existing_bucket(request)
+    await execute(request, PutBucketPolicy(bucket=request["bucket"], document=None))
+    return web.Response(status=204)
 
 
 async def get_cors(request: web.Request) -> web.Response:
@@ -131,7 +180,7 @@ async def list_objects_v2(request: web.Request) -> web.Response:
     cursor = start_after
     if token is not None:
         try:
-            cursor = base64.urlsafe_b64decode(token.encode()).decode()
+            cursor = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ApiError(
                 "InvalidArgument",
@@ -304,36 +353,41 @@ async def list_uploads(request: web.Request) -> web.Response:
 
 
 async def delete_objects(request: web.Request) -> web.Response:
-    await existing_bucket(request)
+    bucket_row = await existing_bucket(request)
     targets, quiet = s3xml.parse_delete(await request.read())
     bucket = request["bucket"]
     slots = asyncio.Semaphore(32)
 
-    async def one(key: str, version_id: str | None) -> tuple[str, str | None, Any]:
+    async def one(key: str, version_id: str | None) -> tuple[str, str | None, bool, Any]:
         async with slots:
+            was_marker = await is_delete_marker(request, key, version_id)
             try:
+                await authorize(
+                    request,
+                    s3_action_for("DeleteObjects", bucket, keys=[(key, version_id)]),
+                    bucket=bucket,
+                )
                 outcome = await execute(
                     request,
                     DeleteObject(bucket=bucket, key=key, version_id=version_id, must_exist=False),
                 )
-                return key, version_id, outcome
+                return key, version_id, was_marker, outcome
             except ApiError as exc:
-                return key, version_id, exc
+                return key, version_id, was_marker, exc
 
     deleted, errors = [], []
-    for key, version_id, result in await asyncio.gather(*(one(k, v) for k, v in targets)):
+    for key, version_id, was_marker, result in await asyncio.gather(
+        *(one(k, v) for k, v in targets)
+    ):
         if isinstance(result, ApiError) and result.code not in ("NoSuchKey", "NoSuchVersion"):
             errors.append((key, version_id, result.code, result.message))
         elif isinstance(result, ApiError):
             deleted.append((key, version_id, False, None))
-        else:
-            marker = result.type == "s3.DeleteMarkerPut"
-            marker_vid = None
-            if marker:
-                import uuid
-
-                marker_vid = uuid.UUID(result.command_id).hex
-            deleted.append((key, version_id, marker, marker_vid))
+        elif result.type == "s3.DeleteMarkerPut":
+            marker = marker_version(result, bucket_row["versioning"])
+            deleted.append((key, version_id, True, marker))
+        else:  # a version deleted for good; S3 says whether it was a delete marker
+            deleted.append((key, version_id, was_marker, version_id if was_marker else None))
     return xml(s3xml.delete_result(deleted=deleted, errors=errors, quiet=quiet))
 
 
@@ -346,6 +400,9 @@ BUCKET_OPS: ListOps = [
     ("GET", "uploads", "ListMultipartUploads", list_uploads),
     ("GET", "list-type", "ListObjectsV2", list_objects_v2),
     ("GET", None, "ListObjects", list_objects_v1),
+    ("GET", "policy", "GetBucketPolicy", get_policy),
+    ("PUT", "policy", "PutBucketPolicy", put_policy),
+    ("DELETE", "policy", "DeleteBucketPolicy", delete_policy),
     ("PUT", "versioning", "PutBucketVersioning", put_versioning),
     ("PUT", "cors", "PutBucketCors", put_cors),
     ("PUT", None, "CreateBucket", create_bucket),

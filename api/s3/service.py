@@ -14,6 +14,7 @@ from urllib.parse import unquote_to_bytes
 import structlog
 from aiohttp import web
 
+from api.authz import authorize
 from api.errors import ApiError
 from api.s3 import sigv4
 from api.s3 import xml as s3xml
@@ -23,9 +24,31 @@ from bus.errors import BusUnavailable
 from events.codes import lookup
 from events.envelope import new_id
 from handlers.s3.rules import key_problem
+from iam.s3 import s3_action_for
 
 log = structlog.get_logger("api.s3")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SUBRESOURCES = frozenset(
+    """accelerate acl analytics attributes cors delete encryption intelligent-tiering inventory
+    legal-hold lifecycle location logging metadataConfiguration metadataTable metrics notification
+    object-lock ownershipControls policy policyStatus publicAccessBlock replication requestPayment
+    restore retention select session tagging torrent uploadId uploads versioning versions
+    website""".split()
+)
+"""Query parameters that name an S3 subresource; a request naming one that has no route here
+is answered NotImplemented."""
+
+
+ERROR_FIELDS = {
+    "key": "Key",
+    "bucketName": "BucketName",
+    "argumentName": "ArgumentName",
+    "argumentValue": "ArgumentValue",
+    "actual_object_size": "ActualObjectSize",
+    "range_requested": "RangeRequested",
+}
+"""ApiError extras that S3 error documents carry, by their XML element name."""
 
 
 def locate(request: web.Request) -> tuple[str | None, str | None]:
@@ -57,14 +80,16 @@ def _decode(raw: str) -> str:
         raise ApiError("InvalidURI", "Couldn't parse the specified URI.") from None
 
 
-def authenticate(request: web.Request) -> sigv4.Verified:
-    keys = request.app["ctx"].keys
+async def authenticate(request: web.Request) -> sigv4.Verified:
+    """Verify the signature; ``request["identity"]`` is who signed it."""
+    path, _, query = request.raw_path.partition("?")
+    key_id = sigv4.access_key_of(request.query, request.headers)
+    identity = await request.app["ctx"].identities.lookup(key_id) if key_id else None
+    request["identity"] = identity
 
     def secret(access_key_id: str) -> str | None:
-        key = keys.find(access_key_id)
-        return key.secret_access_key if key else None
+        return identity.secret if identity and identity.access_key_id == access_key_id else None
 
-    path, _, query = request.raw_path.partition("?")
     return sigv4.verify(request.method, path, query, request.headers, secret)
 
 
@@ -79,14 +104,10 @@ def xml_error(
     extra: dict[str, object] = {}
     if isinstance(error, sigv4.SigV4Error):
         extra.update(error.details)
-    elif isinstance(error, ApiError):
-        extra.update(
-            {
-                k[0].upper() + k[1:]: v
-                for k, v in error.extra.items()
-                if k in ("key", "bucketName", "argumentName", "argumentValue")
-            }
-        )
+    elif isinstance(error, s3xml.S3XmlError):
+        extra.update(error.extra)
+    else:
+        extra.update({ERROR_FIELDS[k]: v for k, v in error.extra.items() if k in ERROR_FIELDS})
     request_id = str(request.get("request_id", ""))
     headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
     headers.update(request.get("extra_headers") or {})
@@ -127,30 +148,67 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    bucket, key = locate(request)
-    if sigv4.is_anonymous(request.query, request.headers):
-        raise ApiError("AccessDenied", "Anonymous access is not allowed; sign your requests.")
-    verified = authenticate(request)
-    request["verified"] = verified
-    request["actor"] = request.app["ctx"].keys.find(verified.access_key_id).principal
-    request["bucket"], request["key"] = bucket, key
     query = request.query
+    if sigv4.is_anonymous(query, request.headers):
+        # Allowed only where a bucket policy grants it to everyone (Principal "*").
+        request["identity"], request["actor"], request["verified"] = None, "anonymous", None
+    else:
+        request["verified"] = await authenticate(request)
+        request["actor"] = request["identity"].principal
+        service = sigv4.service_of(request.method, request.path, query, request.headers)
+        if service in ("iam", "sts"):
+            from api.iam.query import handle as iam_handle
+
+            return await iam_handle(request, service)
+    bucket, key = locate(request)
+    request["bucket"], request["key"] = bucket, key
     if bucket is None:
         if request.method == "GET":
             request["op"] = "ListBuckets"
+            await authorize(request, s3_action_for("ListBuckets"))
             return await list_buckets(request)
         raise ApiError("MethodNotAllowed", resource="/")
+    # A subresource no route names must not fall through to the plain operation
+    # (GET ?acl is not ListObjects, PUT ?policy is not CreateBucket).
+    unknown = SUBRESOURCES.intersection(query.keys())
     for method, marker, op, fn in OBJECT_OPS if key is not None else BUCKET_OPS:
         if method == request.method and (
-            marker is None or marker in query or marker in request.headers
+            (marker is None and not unknown) or marker in query or marker in request.headers
         ):
             request["op"] = op
+            await authorize_s3(request, op, bucket, key)
             return await fn(request)
     raise ApiError("NotImplemented", f"{request.method} with these parameters is not implemented.")
 
 
+async def authorize_s3(request: web.Request, op: str, bucket: str, key: str | None) -> None:
+    """The caller must be allowed every (action, resource) the operation needs."""
+    if op == "DeleteObjects":
+        return  # checked per key by the operation itself
+    query = request.query
+    source = None
+    if op in ("CopyObject", "UploadPart") and "x-amz-copy-source" in request.headers:
+        from api.s3.objects import copy_source
+
+        source = copy_source(request.headers["x-amz-copy-source"])
+        op = "UploadPartCopy" if op == "UploadPart" else op
+    permissions = s3_action_for(op, bucket, key, version_id=query.get("versionId"), source=source)
+    extra = {
+        "s3:prefix": query.get("prefix"),
+        "s3:delimiter": query.get("delimiter"),
+        "s3:max-keys": query.get("max-keys"),
+    }
+    await authorize(request, permissions, bucket=bucket, extra=extra)
+
+
 def build_s3_app(ctx: object, domain: str) -> web.Application:
-    app = web.Application(middlewares=[middleware], client_max_size=64 * 1024**2)
+    # Content-Encoding of an S3 PUT describes the stored object; it must not be undone on the way
+    # in (aiohttp decompresses gzip/deflate request bodies unless told not to).
+    app = web.Application(
+        middlewares=[middleware],
+        client_max_size=64 * 1024**2,
+        handler_args={"auto_decompress": False},
+    )
     app["ctx"] = ctx
     app["s3_domain"] = domain.lower()
     app.router.add_route("*", "/{tail:.*}", dispatch)

@@ -129,6 +129,18 @@ def service_of(
     return parts[3] if len(parts) == 5 and parts[3] else None
 
 
+def access_key_of(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+    """The access key id a request claims (unverified): for looking up its secret."""
+    authorization = headers.get("Authorization") or headers.get("authorization")
+    if authorization:
+        start = authorization.find("Credential=")
+        if start < 0:
+            return None
+        return authorization[start + 11 :].split("/", 1)[0].strip() or None
+    scope = query.get("X-Amz-Credential")
+    return scope.split("/", 1)[0] if scope else None
+
+
 def check_payload(verified: Verified, sha256_hex: str) -> None:
     """Raise XAmzContentSHA256Mismatch when a signed payload hash disagrees with the body's."""
     claimed = verified.payload_hash

@@ -16,6 +16,7 @@ from events.s3 import (
     BucketCorsChanged,
     BucketCreated,
     BucketDeleted,
+    BucketPolicyChanged,
     BucketVersioningChanged,
     CommandRejected,
     CompleteMultipartUpload,
@@ -33,6 +34,7 @@ from events.s3 import (
     ObjectTagsSet,
     PartRef,
     PutBucketCors,
+    PutBucketPolicy,
     PutBucketVersioning,
     PutObject,
     PutObjectTagging,
@@ -121,7 +123,7 @@ def delete_bucket(command: Envelope, bucket: Bucket, everything: int, non_empty:
 
 def bucket_setting(command: Envelope, bucket: Bucket) -> Decision:
     data = command.data
-    assert isinstance(data, PutBucketVersioning | PutBucketCors)
+    assert isinstance(data, PutBucketVersioning | PutBucketCors | PutBucketPolicy)
     if caused_by(bucket.last, command):
         return AlreadyApplied(bucket.seq)
     if not bucket.exists:
@@ -129,6 +131,8 @@ def bucket_setting(command: Envelope, bucket: Bucket) -> Decision:
     event: Message
     if isinstance(data, PutBucketVersioning):
         event = BucketVersioningChanged(bucket=data.bucket, status=data.status)
+    elif isinstance(data, PutBucketPolicy):
+        event = BucketPolicyChanged(bucket=data.bucket, document=data.document)
     else:
         event = BucketCorsChanged(bucket=data.bucket, rules=data.rules)
     state = subjects.bucket_state(data.bucket)

@@ -20,6 +20,7 @@ from events.s3 import (
     ObjectPut,
     PartUploaded,
     PutBucketCors,
+    PutBucketPolicy,
     PutBucketVersioning,
     PutObject,
     PutObjectTagging,
@@ -38,7 +39,7 @@ from handlers.s3.state import (
     has_versions,
 )
 from handlers.s3.storing import BlobWriter, QuorumNotMet
-from storage import DigestMismatch, DiskSidecar
+from storage import DigestMismatch, Sidecar
 
 log = structlog.get_logger("handler.s3")
 
@@ -47,7 +48,7 @@ class S3Handler(CommandHandler):
     service = "s3"
 
     def __init__(
-        self, bus: Bus, sidecars: list[DiskSidecar], *, write_quorum: int, concurrency: int = 64
+        self, bus: Bus, sidecars: list[Sidecar], *, write_quorum: int, concurrency: int = 64
     ) -> None:
         super().__init__(bus, concurrency=concurrency)
         self.blobs = BlobWriter(bus, sidecars, write_quorum)
@@ -77,7 +78,7 @@ class S3Handler(CommandHandler):
             )
         if isinstance(data, DeleteBucket):
             return await self._delete_bucket(command, bucket)
-        if isinstance(data, PutBucketVersioning | PutBucketCors):
+        if isinstance(data, PutBucketVersioning | PutBucketCors | PutBucketPolicy):
             return decide.bucket_setting(command, bucket)
         if isinstance(data, PutObjectTagging):
             return decide.put_object_tagging(

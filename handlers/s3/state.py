@@ -11,6 +11,7 @@ from events.s3 import (
     BucketCorsChanged,
     BucketCreated,
     BucketDeleted,
+    BucketPolicyChanged,
     BucketVersioningChanged,
     DeleteMarkerPut,
     MultipartUploadAborted,
@@ -33,6 +34,7 @@ class Bucket:
     region: str = "us-east-1"
     versioning: str | None = None
     cors: list[dict[str, Any]] = field(default_factory=list)
+    policy: str | None = None
     last: Envelope | None = None
 
 
@@ -55,6 +57,8 @@ def fold_bucket(events: list[Stored]) -> Bucket:
             b.versioning = data.status
         elif isinstance(data, BucketCorsChanged):
             b.cors = list(data.rules)
+        elif isinstance(data, BucketPolicyChanged):
+            b.policy = data.document
     return b
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bus.server import free_port
 
-ROLES = ("api", "handler-s3", "projector", "nats-server")
+ROLES = ("api", "handler-s3", "handler-iam", "projector", "nats-server")
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Stack:
 
     def log(self) -> str:
         out = (self.data_dir / "up.log").read_text(errors="replace")
-        for role in ROLES[:3]:
+        for role in ROLES[:-1]:
             p = self.data_dir / "logs" / f"{role}.log"
             if p.exists():
                 out += f"\n--- {role}\n" + p.read_text(errors="replace")[-4000:]

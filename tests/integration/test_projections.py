@@ -105,7 +105,7 @@ async def test_buckets_and_objects_are_projected(bus: Bus, db: Database) -> None
     assert obj["seq"] == seq and obj["content_type"] == "text/plain"
     assert await q.get_object(db, "photos", "2024/dog.jpg") is None
     assert await q.count_objects(db, "photos") == 1
-    assert await q.checkpoints(db) == {"buckets": seq, "objects": seq, "commands": seq}
+    assert await q.checkpoints(db) == {"buckets": seq, "objects": seq, "commands": seq, "iam": seq}
 
     await emit(bus, BucketDeleted(bucket="docs"))
     await project(bus, db)
@@ -228,7 +228,7 @@ async def test_a_checkpoint_reset_sends_the_runner_back(bus: Bus, db: Database) 
     [event] = [s async for part in bus.read(seq, until_seq=seq) for s in part]
     projector = Projector(bus, db, ALL_PROJECTIONS(), idle_check=0.1)
     assert await projector.commit_batch([event], last) is True
-    assert await q.checkpoints(db) == {"buckets": seq, "commands": seq, "objects": 0}
+    assert await q.checkpoints(db) == {"buckets": seq, "commands": seq, "iam": seq, "objects": 0}
     assert await q.count_objects(db, "b") == 0  # nothing applied out of order
 
     # A live runner notices a reset even while the log is quiet.
@@ -379,5 +379,7 @@ async def test_unreadable_event_stops_the_projector(bus: Bus, db: Database) -> N
 
     with pytest.raises(ProjectorStopped, match="after sequence 1"):
         await project(bus, db)
-    assert await q.checkpoints(db) == {"buckets": good, "objects": good, "commands": good}
+    assert await q.checkpoints(db) == {
+        "buckets": good, "objects": good, "commands": good, "iam": good
+    }
     assert await q.get_bucket(db, "after") is None

@@ -1,0 +1,1 @@
+"""The AWS IAM and STS Query APIs on the AWS-compatible endpoint."""

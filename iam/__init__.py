@@ -1,0 +1,1 @@
+"""IAM policy language: parsing, validation and evaluation as a pure library (no I/O)."""
