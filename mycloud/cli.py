@@ -169,5 +169,50 @@ def storage_node(data_dir: Path, port: int, host: str, credentials: Path | None)
     node.run(data_dir, host, port, key_id, secret)
 
 
+@main.command()
+@data_dir_option
+@click.option("--actor", default=None, help="Only what this principal did (e.g. root, alice).")
+@click.option("--bucket", default=None, help="Only what touched this bucket.")
+@click.option("--since", default=None, help="Only from this time on (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def audit(data_dir: Path | None, actor: str | None, bucket: str | None, since: str | None,
+          as_json: bool) -> None:
+    """Who did what, when: every change and every refusal, from the log."""
+    import json
+
+    from mycloud import audit as au
+    from mycloud.admin import _bus
+
+    s = settings_from(data_dir=data_dir)
+    when = au.parse_since(since)
+
+    async def body() -> int:
+        bus = await _bus(s)
+        try:
+            last = await bus.last_sequence()
+            rows = []
+            async for batch in bus.read(1, until_seq=last):
+                for stored in batch:
+                    row = au.describe(stored)
+                    if au.matches(row, stored, actor, bucket, when):
+                        rows.append(row)
+        finally:
+            await bus.close()
+        for line in (json.dumps(r) for r in rows) if as_json else au.lines(iter(rows)):
+            click.echo(line)
+        return 0
+
+    sys.exit(asyncio.run(body()))
+
+
+def _register_groups() -> None:
+    from mycloud.iam_cli import iam
+
+    main.add_command(iam)
+
+
+_register_groups()
+
+
 if __name__ == "__main__":
     main()
