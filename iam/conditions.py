@@ -30,6 +30,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from iam.patterns import Context, Mode, Pattern, VariableSyntaxError, compile_pattern
@@ -197,9 +198,8 @@ class Condition:
             cmp = _CMP[self.spec.compare]
             return any(cmp(got, v) for v in self.values if isinstance(v, float))
         if family == "ip":
-            try:
-                addr = ipaddress.ip_address(item.strip())
-            except ValueError:
+            addr = _address(item)
+            if addr is None:
                 return False
             return any(addr in v for v in self.values if isinstance(v, Network))
         try:  # binary
@@ -207,6 +207,14 @@ class Condition:
         except (binascii.Error, ValueError):
             return False
         return any(got_bytes == v for v in self.values if isinstance(v, bytes))
+
+
+@lru_cache(maxsize=1024)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
 
 
 def _any3(results: Iterable[bool | None]) -> bool | None:

@@ -100,6 +100,25 @@ def lookup(ctx: Context, var: Var) -> str | None:
     return value if value is not None else var.default
 
 
+def _regex_pieces(parts: tuple[Part, ...], mode: Mode) -> tuple[str | Var, ...]:
+    """Regex text for the fixed parts; variables stay to be filled in per request.
+
+    ARN segments are counted over the fixed text only: variables belong in the resource part
+    ("only in the resource portion of the ARN ... after the fifth colon").
+    """
+    out: list[str | Var] = []
+    segment = 0
+    for part in parts:
+        if isinstance(part, str):
+            piece, segment = _glob_piece(part, mode, segment)
+            out.append(piece)
+        elif isinstance(part, Lit):
+            out.append(re.escape(part.text))
+        else:
+            out.append(part)
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Pattern:
     """One policy string compiled for a matching mode; ``matches`` takes the request context."""
@@ -110,10 +129,7 @@ class Pattern:
     ignore_case: bool
     static: re.Pattern[str] | None  # compiled already when the pattern has no variables
     plain: str | None  # set when a plain string comparison suffices
-
-    @property
-    def has_vars(self) -> bool:
-        return self.static is None and self.plain is None
+    pieces: tuple[str | Var, ...] = ()  # regex pieces and variables (patterns with variables)
 
     def resolve(self, ctx: Context) -> str | None:
         """The literal string after substitution (exact modes), or None if unresolvable."""
@@ -134,16 +150,13 @@ class Pattern:
         if self.static is not None:
             return self.static
         out: list[str] = []
-        segment = 0
-        for part in self.parts:
-            if isinstance(part, str):
-                piece, segment = _glob_piece(part, self.mode, segment)
+        for piece in self.pieces:
+            if isinstance(piece, str):
                 out.append(piece)
                 continue
-            value = part.text if isinstance(part, Lit) else lookup(ctx, part)
+            value = lookup(ctx, piece)
             if value is None:
                 return None
-            segment += value.count(":")
             out.append(re.escape(value))
         return _compile("".join(out), self.ignore_case)
 
@@ -169,21 +182,15 @@ def compile_pattern(
 ) -> Pattern:
     parts = split_template(text, variables)
     ignore_case = ignore_case or mode == "exact_ci"
-    if len(parts) == 1 and isinstance(parts[0], str):
-        only = parts[0]
-        if mode in ("exact", "exact_ci") or not any(c in only for c in "*?"):
-            plain = only.lower() if ignore_case else only
-            return Pattern(text, parts, mode, ignore_case, None, plain)
-        regex, _ = _glob_piece(only, mode, 0)
-        return Pattern(text, parts, mode, ignore_case, _compile(regex, ignore_case), None)
-    if all(not isinstance(p, Var) for p in parts):
-        pattern = Pattern(text, parts, mode, ignore_case, None, None)
-        if mode in ("exact", "exact_ci"):
-            resolved = pattern.resolve({}) or ""
+    exact = mode in ("exact", "exact_ci")
+    if not any(isinstance(p, Var) for p in parts):
+        if exact or (len(parts) == 1 and not any(c in text for c in "*?")):
+            resolved = Pattern(text, parts, mode, ignore_case, None, None).resolve({}) or ""
             plain = resolved.lower() if ignore_case else resolved
             return Pattern(text, parts, mode, ignore_case, None, plain)
-        return Pattern(text, parts, mode, ignore_case, pattern.regex({}), None)
-    return Pattern(text, parts, mode, ignore_case, None, None)
+        regex = "".join(p for p in _regex_pieces(parts, mode) if isinstance(p, str))
+        return Pattern(text, parts, mode, ignore_case, _compile(regex, ignore_case), None)
+    return Pattern(text, parts, mode, ignore_case, None, None, _regex_pieces(parts, mode))
 
 
 def glob_matches(pattern: str, value: str, *, ignore_case: bool = False) -> bool:

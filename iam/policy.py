@@ -9,7 +9,6 @@ then "legacy parsing", Sid uniqueness, required elements, resources, actions).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from iam.errors import (
     Kind,
     LimitExceeded,
     LimitName,
-    MalformedPolicyDocument,
     SizeLimit,
 )
+from iam.grammar import check_syntax, fail, load, strings
 from iam.patterns import Context, Pattern, VariableSyntaxError, compile_pattern
 from iam.validate import (
     Invalid,
@@ -41,12 +40,6 @@ from iam.validate import (
 )
 
 Effect = Literal["Allow", "Deny"]
-VERSIONS = ("2012-10-17", "2008-10-17")
-_TOP = frozenset({"Version", "Id", "Statement"})
-_ELEMENTS = frozenset(
-    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
-     "NotResource", "Condition"}
-)  # fmt: skip
 _SID = re.compile(r"^[0-9A-Za-z]*$")
 
 
@@ -99,92 +92,6 @@ class Policy:
     size: int = 0  # as measured for the quota
 
 
-def _fail(kind: Kind, message: str, detail: str | None = None) -> MalformedPolicyDocument:
-    return MalformedPolicyDocument(message, kind=kind, detail=detail)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _strings(value: object) -> list[str] | None:
-    """A string or a list of strings as a list; None when it is neither."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-def _syntax(doc: object, d: Dialect, kind: Kind) -> list[dict[str, Any]]:
-    """Structure and element types; returns the statements as a list."""
-    if not isinstance(doc, dict):
-        raise _fail(kind, d.syntax, "the document is not a JSON object")
-    for key in doc:
-        if key not in _TOP:
-            raise _fail(kind, d.unknown_field.format(field=key), key)
-    if "Version" in doc and doc["Version"] not in VERSIONS:
-        raise _fail(kind, d.version, f"Version {doc['Version']!r}")
-    if "Id" in doc and not isinstance(doc["Id"], str):
-        raise _fail(kind, d.syntax, "Id must be a string")
-    if "Statement" not in doc:
-        raise _fail(kind, d.missing.format(field="Statement"), "no Statement")
-    raw = doc["Statement"]
-    statements = [raw] if isinstance(raw, dict) else raw
-    if not isinstance(statements, list):
-        raise _fail(kind, d.syntax, "Statement must be an object or a list")
-    if not statements:
-        raise _fail(kind, d.empty, "Statement is empty")
-    for st in statements:
-        if not isinstance(st, dict):
-            raise _fail(kind, d.syntax, "a statement is not an object")
-        for key in st:
-            if key not in _ELEMENTS:
-                raise _fail(kind, d.unknown_field.format(field=key), key)
-        for a, b in (("Action", "NotAction"), ("Resource", "NotResource")):
-            if a in st and b in st:
-                raise _fail(kind, d.syntax, f"both {a} and {b}")
-        if "Principal" in st and "NotPrincipal" in st:
-            raise _fail(kind, d.principal, "both Principal and NotPrincipal")
-        if "Effect" not in st:
-            raise _fail(kind, d.missing.format(field="Effect"), "no Effect")
-        effect = st["Effect"]
-        if not isinstance(effect, str) or effect.lower() not in ("allow", "deny"):
-            raise _fail(kind, d.effect.format(effect=effect), f"Effect {effect!r}")
-        for key in ("Action", "NotAction", "Resource", "NotResource"):
-            if key in st and _strings(st[key]) is None:
-                raise _fail(kind, d.syntax, f"{key} must be a string or a list of strings")
-        if "Sid" in st and not isinstance(st["Sid"], str):
-            raise _fail(kind, d.syntax, "Sid must be a string")
-        if "Condition" in st and not isinstance(st["Condition"], dict):
-            raise _fail(kind, d.syntax, "Condition must be an object")
-    return statements
-
-
-def _load(text: str | bytes, d: Dialect, kind: Kind) -> object:
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _fail(kind, d.syntax, "not UTF-8") from None
-    if kind == "resource" and not text.lstrip().startswith("{"):
-        msg = "Policies must be valid JSON and the first byte must be '{'"
-        raise _fail(kind, msg, "first byte")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise _fail(kind, d.syntax, str(exc)) from None
-
-
 def _limit(limit: LimitName | SizeLimit | None, kind: Kind) -> SizeLimit:
     if isinstance(limit, SizeLimit):
         return limit
@@ -215,8 +122,8 @@ def parse_policy(
     size = quota.measure(raw_text)
     if size > quota.maximum:
         raise LimitExceeded(quota.message, detail=f"{size} {quota.unit} > {quota.maximum}")
-    doc = _load(text, d, kind)
-    raws = _syntax(doc, d, kind)
+    doc = load(text, d, kind)
+    raws = check_syntax(doc, d, kind)
     assert isinstance(doc, dict)
     version: str | None = doc.get("Version")
     statements = _semantics(raws, d, kind, version == "2012-10-17", bucket, catalogue)
@@ -234,33 +141,33 @@ def _semantics(
     for st in raws:
         has_principal = "Principal" in st or "NotPrincipal" in st
         if kind == "identity" and has_principal:
-            raise _fail(kind, d.principal_forbidden, "Principal in an identity policy")
+            raise fail(kind, d.principal_forbidden, "Principal in an identity policy")
         if kind == "resource" and not has_principal:
-            raise _fail(kind, d.missing.format(field="Principal"), "no Principal")
+            raise fail(kind, d.missing.format(field="Principal"), "no Principal")
         if st["Effect"] not in ("Allow", "Deny"):
-            raise _fail(kind, d.legacy, f"Effect {st['Effect']!r} is not capitalised")
+            raise fail(kind, d.legacy, f"Effect {st['Effect']!r} is not capitalised")
     sids = [st["Sid"] for st in raws if st.get("Sid")]
     if kind == "identity" and not all(_SID.match(s) for s in sids):
         msg = (
             "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the "
             "regular expression [0-9A-Za-z]*"
         )
-        raise _fail(kind, msg, "Sid")
+        raise fail(kind, msg, "Sid")
     if len(set(sids)) != len(sids):
-        raise _fail(kind, d.sid, "duplicate Sid")
+        raise fail(kind, d.sid, "duplicate Sid")
     for st in raws:
-        if not _strings(st.get("Action", st.get("NotAction", []))):
-            raise _fail(kind, d.no_actions, "no Action")
+        if not strings(st.get("Action", st.get("NotAction", []))):
+            raise fail(kind, d.no_actions, "no Action")
     for st in raws:
-        resources = _strings(st.get("Resource", st.get("NotResource", [])))
+        resources = strings(st.get("Resource", st.get("NotResource", [])))
         if not resources and (kind == "identity" or bucket is not None):
-            raise _fail(kind, d.no_resources, "no Resource")
+            raise fail(kind, d.no_resources, "no Resource")
     try:
         return tuple(
             _statement(i, st, d, variables, bucket, catalogue) for i, st in enumerate(raws)
         )
     except Invalid as exc:
-        raise _fail(kind, exc.message, exc.detail) from None
+        raise fail(kind, exc.message, exc.detail) from None
 
 
 def _statement(
@@ -271,12 +178,12 @@ def _statement(
     bucket: str | None,
     catalogue: Catalogue,
 ) -> Statement:
-    resources_raw = _strings(st.get("Resource", st.get("NotResource"))) or []
+    resources_raw = strings(st.get("Resource", st.get("NotResource"))) or []
     for resource in sorted(resources_raw, reverse=True):
         check_resource(resource, d)
         if bucket is not None:
             check_bucket_resource(resource, bucket, d)
-    actions = _strings(st.get("Action", st.get("NotAction"))) or []
+    actions = strings(st.get("Action", st.get("NotAction"))) or []
     for action in actions:
         check_action(action, d, catalogue)
     if bucket is not None and "Action" in st and "Resource" in st:
