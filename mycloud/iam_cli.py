@@ -8,6 +8,7 @@ import secrets
 import string
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Literal, cast
 
 import click
 
@@ -51,7 +52,7 @@ def _document(source: str, limit: str) -> str:
 @click.pass_context
 def iam(ctx: click.Context, data_dir: Path | None) -> None:
     """Users, access keys, groups and policies (the stack must be running)."""
-    ctx.obj = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    ctx.obj = Settings(data_dir=data_dir) if data_dir else Settings()
 
 
 @iam.command("create-user")
@@ -121,11 +122,12 @@ def list_access_keys(user: str) -> None:
 @click.argument("status", type=click.Choice(["Active", "Inactive"]))
 def update_access_key(user: str, key_id: str, status: str) -> None:
     """Activate or deactivate an access key (takes effect at once)."""
+    state = cast(Literal["Active", "Inactive"], status)
     _go(
         lambda s: s.run(
-            "iam", ev.UpdateAccessKey(user_name=user, access_key_id=key_id, status=status)
+            "iam", ev.UpdateAccessKey(user_name=user, access_key_id=key_id, status=state)
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 @iam.command("delete-access-key")

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import string
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -216,14 +216,14 @@ async def create_policy(request: web.Request, p: dict[str, str]) -> str:
     return ix.policy(row)
 
 
-def _attach(target: str, attach: bool) -> Op:
+def _attach(target: Literal["user", "group"], attach: bool) -> Op:
     async def op(request: web.Request, p: dict[str, str]) -> None:
         name = required(p, "UserName" if target == "user" else "GroupName")
         await run(
             request,
             ev.AttachPolicy(
                 target=target,
-                name=name,  # type: ignore[arg-type]
+                name=name,
                 policy_arn=required(p, "PolicyArn"),
                 attach=attach,
             ),

@@ -118,7 +118,14 @@ async def get_cors(request: web.Request) -> web.Response:
     if not row["cors"]:
         raise ApiError("NoSuchCORSConfiguration", bucketName=request["bucket"])
     rules = [
-        s3xml.CorsRule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
+        s3xml.CorsRule(
+            allowed_methods=tuple(r["allowed_methods"]),
+            allowed_origins=tuple(r["allowed_origins"]),
+            allowed_headers=tuple(r.get("allowed_headers") or ()),
+            expose_headers=tuple(r.get("expose_headers") or ()),
+            max_age_seconds=r.get("max_age_seconds"),
+            id=r.get("id"),
+        )
         for r in row["cors"]
     ]
     return xml(s3xml.cors(rules))
@@ -375,7 +382,8 @@ async def delete_objects(request: web.Request) -> web.Response:
             except ApiError as exc:
                 return key, version_id, was_marker, exc
 
-    deleted, errors = [], []
+    deleted: list[tuple[str, str | None, bool, str | None]] = []
+    errors: list[tuple[str, str | None, str, str]] = []
     for key, version_id, was_marker, result in await asyncio.gather(
         *(one(k, v) for k, v in targets)
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Literal
 
 from bus import subjects
 from events.envelope import Envelope
@@ -198,9 +199,8 @@ def membership(command: Envelope, user: Principal, group: Principal) -> Decision
 def put_inline_policy(command: Envelope, target: Principal) -> Decision:
     data = command.data
     assert isinstance(data, PutUserPolicy | PutGroupPolicy)
-    kind, name = (
-        ("user", data.user_name) if isinstance(data, PutUserPolicy) else ("group", data.group_name)
-    )
+    kind: Literal["user", "group"] = "user" if isinstance(data, PutUserPolicy) else "group"
+    name = data.user_name if isinstance(data, PutUserPolicy) else data.group_name
     if caused_by(target.last, command):
         return AlreadyApplied(target.seq)
     if not target.exists:
@@ -209,7 +209,7 @@ def put_inline_policy(command: Envelope, target: Principal) -> Decision:
     event = InlinePolicyPut(
         target=kind,
         name=name,
-        policy_name=data.policy_name,  # type: ignore[arg-type]
+        policy_name=data.policy_name,
         document=data.document,
     )
     return Append(subject, event, target.seq, subject)
