@@ -43,12 +43,25 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Native JSON API port (default 9080).")
 @click.option("--aws-port", type=int, default=None,
               help="AWS-compatible (S3) endpoint port (default 9000).")
-def up(data_dir: Path | None, host: str | None, port: int | None, aws_port: int | None) -> None:
-    """Start the whole stack: nats-server, projector, s3 handler and API, supervised."""
-    from mycloud.supervisor import Supervisor
+@click.option("--nats-cluster", "nats_nodes", type=click.IntRange(min=1), default=1,
+              show_default=True, metavar="N",
+              help="Run the embedded NATS as an N-node JetStream cluster on loopback "
+              "(3: streams get 3 replicas and survive the loss of a node).")
+@click.option("--roles", default=None, metavar="LIST",
+              help="Comma-separated roles to run here (default: all of projector, handler-s3, "
+              "handler-iam, api). With $MYCLOUD_NATS_URL set no NATS is started either, so "
+              "stacks compose: e.g. --roles api,handler-s3 against a shared cluster.")
+def up(data_dir: Path | None, host: str | None, port: int | None, aws_port: int | None,
+       nats_nodes: int, roles: str | None) -> None:
+    """Start the whole stack: nats-server, projector, handlers and API, supervised."""
+    from mycloud.supervisor import ROLES, Supervisor, parse_roles
 
     settings = settings_from(data_dir=data_dir, host=host, port=port, aws_port=aws_port)
-    sys.exit(Supervisor(settings).up())
+    try:
+        chosen = parse_roles(roles) if roles is not None else ROLES
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--roles") from None
+    sys.exit(Supervisor(settings, roles=chosen, nats_nodes=nats_nodes).up())
 
 
 @main.command()

@@ -39,10 +39,10 @@ class Collector:
         cursor = await self.cursor()
         rows = await queries.garbage_after(self.db, cursor, self.batch)
         for row in rows:
-            for name in row["replicas"] or list(self.sidecars):
-                sidecar = self.sidecars.get(name)
-                if sidecar is not None:
-                    await sidecar.delete(row["blob_id"])
+            # Every sidecar, not only the recorded replicas: a write that missed its quorum may
+            # have landed after the blob was orphaned, and then nothing ever recorded it.
+            for sidecar in self.sidecars.values():
+                await sidecar.delete(row["blob_id"])
         if rows:
             async with self.db.transaction() as tx:
                 await tx.execute(
