@@ -10,7 +10,7 @@ from aiohttp import web
 from api import transfer
 from api.errors import ApiError
 from api.s3 import sigv4
-from api.s3.checksums import Checksummer, UnsupportedChecksum, requested
+from api.s3.checksums import Checksummer, UnsupportedChecksum, malformed, requested
 from api.s3.chunked import ChunkedDecoder
 from api.s3.common import ctx
 
@@ -24,6 +24,11 @@ async def receive(request: web.Request) -> tuple[transfer.Upload, dict[str, str]
         checker = Checksummer(algorithms)
     except UnsupportedChecksum as exc:
         raise ApiError("InvalidRequest", f"Unsupported checksum algorithm: {exc}") from None
+    bad = malformed(given)
+    if bad is not None:
+        raise ApiError(
+            "InvalidRequest", f"Value for x-amz-checksum-{bad.lower()} header is invalid."
+        )
     mode = request.headers.get("x-amz-content-sha256", "")
     decoder: ChunkedDecoder | None = None
     pieces: AsyncIterator[bytes] | None = None

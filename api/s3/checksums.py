@@ -30,6 +30,9 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "SHA256": hashlib.sha256,
 }
 HEADER = "x-amz-checksum-"
+SIZES = {"CRC32": 4, "CRC32C": 4, "SHA1": 20, "SHA256": 32}
+NOT_VALUES = frozenset({"x-amz-checksum-mode", "x-amz-checksum-type", "x-amz-checksum-algorithm"})
+"""x-amz-checksum-* headers that are settings, not checksum values."""
 
 
 class UnsupportedChecksum(ValueError):
@@ -68,7 +71,7 @@ def requested(headers: Mapping[str, str]) -> tuple[set[str], dict[str, str]]:
     given: dict[str, str] = {}
     for name, value in headers.items():
         lower = name.lower()
-        if lower.startswith(HEADER) and lower != "x-amz-checksum-mode":
+        if lower.startswith(HEADER) and lower not in NOT_VALUES:
             algorithm = lower[len(HEADER) :].upper()
             algorithms.add(algorithm)
             given[algorithm] = value
@@ -80,3 +83,15 @@ def requested(headers: Mapping[str, str]) -> tuple[set[str], dict[str, str]]:
     if sdk:
         algorithms.add(sdk.upper())
     return algorithms, given
+
+
+def malformed(given: Mapping[str, str]) -> str | None:
+    """The first algorithm whose given value is not base64 of a digest of the right size."""
+    for algorithm, value in given.items():
+        try:
+            digest = base64.b64decode(value, validate=True)
+        except ValueError:
+            return algorithm
+        if len(digest) != SIZES.get(algorithm, len(digest)):
+            return algorithm
+    return None

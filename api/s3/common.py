@@ -82,6 +82,14 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
     return min(value, high)
 
 
+def refuse_conditional_write(request: web.Request) -> None:
+    """If-Match / If-None-Match on a write (S3's conditional writes) are not decided atomically
+    by the handler yet; ignoring them would overwrite what the client meant to protect."""
+    for name in ("If-Match", "If-None-Match"):
+        if name in request.headers:
+            raise ApiError("NotImplemented", f"Conditional writes ({name}) are not implemented.")
+
+
 def version_header(version_id: str | None, versioning: str | None) -> dict[str, str]:
     """S3 names the version only in buckets that have (had) versioning."""
     if versioning is None or version_id is None:
@@ -91,3 +99,16 @@ def version_header(version_id: str | None, versioning: str | None) -> dict[str, 
 
 def command_version(outcome: Outcome) -> str:
     return uuid.UUID(outcome.command_id).hex
+
+
+def marker_version(outcome: Outcome, versioning: str | None) -> str:
+    """The version id of the delete marker a DeleteObject put ("null" unless versioning is on)."""
+    return command_version(outcome) if versioning == "Enabled" else "null"
+
+
+async def is_delete_marker(request: web.Request, key: str, version_id: str | None) -> bool:
+    """Whether ``version_id`` of ``key`` is a delete marker (S3 says so when deleting it)."""
+    if version_id is None:
+        return False
+    row = await queries.get_version(ctx(request).db, request["bucket"], key, version_id)
+    return row is not None and bool(row["is_delete_marker"])

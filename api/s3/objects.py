@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -11,7 +13,18 @@ from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
 from api.s3.body import receive
-from api.s3.common import command_version, ctx, execute, existing_bucket, version_header, when, xml
+from api.s3.common import (
+    command_version,
+    ctx,
+    execute,
+    existing_bucket,
+    is_delete_marker,
+    marker_version,
+    refuse_conditional_write,
+    version_header,
+    when,
+    xml,
+)
 from api.s3.uploads import UPLOAD_OPS
 from events.s3 import CopyObject, DeleteObject, PutObject, PutObjectTagging
 from handlers.s3.rules import bucket_name_problem, key_problem
@@ -67,6 +80,7 @@ def parse_tagging_header(value: str | None) -> dict[str, str]:
 
 async def put_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
+    refuse_conditional_write(request)
     fields = object_fields(request)
     upload, checksums = await receive(request)
     command = PutObject(
@@ -106,6 +120,11 @@ async def _version(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]
         if row is None:
             raise ApiError("NoSuchVersion", "The specified version does not exist.", key=key)
         if row["is_delete_marker"]:
+            request["extra_headers"] = {
+                "x-amz-delete-marker": "true",
+                "x-amz-version-id": version_id,
+                "Last-Modified": transfer.http_date(when(row["last_modified"])),
+            }
             raise ApiError(
                 "MethodNotAllowed",
                 "The specified method is not allowed against this resource.",
@@ -153,10 +172,7 @@ def _headers(
 
 
 async def get_object(request: web.Request) -> web.StreamResponse:
-    try:
-        bucket_row, row = await _version(request)
-    except ApiError:
-        raise
+    bucket_row, row = await _version(request)
     headers = _headers(request, bucket_row, row)
     status = transfer.check_preconditions(request, row["etag"], when(row["last_modified"]))
     if status == 412:
@@ -164,20 +180,59 @@ async def get_object(request: web.Request) -> web.StreamResponse:
             "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
         )
     if status == 304:
-        return web.Response(
-            status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}
-        )
+        # Only validators and caching headers (RFC 9110 15.4.5): a checksum here would make
+        # clients verify the empty body against it.
+        kept = {"ETag", "Last-Modified", "Cache-Control", "Expires", "x-amz-version-id"}
+        return web.Response(status=304, headers={k: v for k, v in headers.items() if k in kept})
     size = int(row["size"])
-    byte_range = transfer.parse_range(request.headers.get("Range"), size)
-    pieces = transfer.segments(ctx(request).sidecars, row)
+    if "partNumber" in request.query:
+        byte_range = _part_range(request, row)
+    else:
+        try:
+            byte_range = transfer.parse_range(request.headers.get("Range"), size)
+        except ApiError as exc:
+            exc.extra.setdefault("actual_object_size", size)
+            exc.extra["range_requested"] = request.headers.get("Range", "")
+            raise
+    if byte_range is not None:
+        # S3 returns no full-object checksum with a range: it would not match the bytes sent.
+        headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
+    pieces = await transfer.segments(ctx(request).sidecars, row, verify=request.method != "HEAD")
     if pieces is None:
         raise ApiError("ServiceUnavailable", "No replica of this object is reachable right now.")
     return transfer.BlobResponse(pieces, byte_range, size, headers=headers)
 
 
+def _part_range(request: web.Request, row: dict[str, Any]) -> transfer.ByteRange | None:
+    """The bytes of part ``partNumber`` of a multipart object; a plain object is one part."""
+    raw = request.query["partNumber"]
+    if "Range" in request.headers:
+        raise ApiError(
+            "InvalidRequest", "Cannot specify both Range header and partNumber query parameter."
+        )
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise ApiError(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            argumentName="partNumber",
+            argumentValue=raw,
+        )
+    sizes = [int(p["size"]) for p in row.get("parts") or []] or [int(row["size"])]
+    number = int(raw)
+    if number > len(sizes):
+        error = ApiError("InvalidPartNumber", "The requested partnumber is not satisfiable")
+        error.status = 416  # not (yet) in events/codes.py
+        raise error
+    start = sum(sizes[: number - 1])
+    if not row.get("parts") or sizes[number - 1] == 0:
+        return None  # the whole object (or an empty part): a plain 200
+    return transfer.ByteRange(start, start + sizes[number - 1] - 1)
+
+
 async def delete_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
     version_id = request.query.get("versionId")
+    was_marker = await is_delete_marker(request, request["key"], version_id)
     try:
         outcome = await execute(
             request,
@@ -194,10 +249,12 @@ async def delete_object(request: web.Request) -> web.Response:
         raise
     headers: dict[str, str] = {}
     if outcome.type == "s3.DeleteMarkerPut":
-        marker = command_version(outcome) if bucket_row["versioning"] == "Enabled" else "null"
+        marker = marker_version(outcome, bucket_row["versioning"])
         headers = {"x-amz-delete-marker": "true", "x-amz-version-id": marker}
     elif version_id is not None:
         headers = {"x-amz-version-id": version_id}
+        if was_marker:
+            headers["x-amz-delete-marker"] = "true"
     return web.Response(status=204, headers=headers)
 
 
@@ -215,14 +272,72 @@ def copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket, key, version_id
 
 
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date header; None when absent or unparseable (S3 then ignores the condition)."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+async def copy_source_checked(
+    request: web.Request, bucket: str, key: str, version_id: str | None
+) -> dict[str, Any] | None:
+    """Evaluate the x-amz-copy-source-if-* conditions against the source as read now, with S3's
+    precedence (a true If-Match overrides If-Unmodified-Since, a present If-None-Match overrides
+    If-Modified-Since); 412 when they fail. Returns the source row they held for, so the caller
+    can pin the copy to it, or None when there were no conditions or no such source (the handler
+    answers NoSuchKey / NoSuchVersion)."""
+    headers = request.headers
+    if_match = headers.get("x-amz-copy-source-if-match")
+    if_none_match = headers.get("x-amz-copy-source-if-none-match")
+    unmodified = _http_date(headers.get("x-amz-copy-source-if-unmodified-since"))
+    modified = _http_date(headers.get("x-amz-copy-source-if-modified-since"))
+    if if_match is None and if_none_match is None and unmodified is None and modified is None:
+        return None
+    db = ctx(request).db
+    if version_id is not None:
+        row = await queries.get_version(db, bucket, key, version_id)
+    else:
+        row = await queries.get_object(db, bucket, key)
+    if row is None or row.get("is_delete_marker"):
+        return None
+    etag, last_modified = row["etag"], when(row["last_modified"]).replace(microsecond=0)
+
+    def matches(value: str) -> bool:
+        tags = {t.strip().strip('"') for t in value.split(",")}
+        return "*" in tags or etag in tags
+
+    held = (
+        (matches(if_match) if if_match is not None else True)
+        and (if_match is not None or unmodified is None or last_modified <= unmodified)
+        and (not matches(if_none_match) if if_none_match is not None else True)
+        and (if_none_match is not None or modified is None or last_modified > modified)
+    )
+    if not held:
+        raise ApiError(
+            "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
+        )
+    return row
+
+
 async def copy_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
+    refuse_conditional_write(request)
     src_bucket, src_key, src_version = copy_source(request.headers["x-amz-copy-source"])
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
     tag_directive = request.headers.get("x-amz-tagging-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE") or tag_directive not in ("COPY", "REPLACE"):
         raise ApiError("InvalidArgument", "Unknown metadata or tagging directive.")
     fields = object_fields(request)
+    if_match = request.headers.get("x-amz-copy-source-if-match")
+    if_none_match = request.headers.get("x-amz-copy-source-if-none-match")
+    checked = await copy_source_checked(request, src_bucket, src_key, src_version)
+    if checked is not None and if_match is None:
+        if_match = f'"{checked["etag"]}"'  # the handler refuses if the source changed since
     outcome = await execute(
         request,
         CopyObject(
@@ -237,8 +352,8 @@ async def copy_object(request: web.Request) -> web.Response:
             headers=fields["headers"],
             replace_tags=tag_directive == "REPLACE",
             tags=fields["tags"],
-            if_match=request.headers.get("x-amz-copy-source-if-match"),
-            if_none_match=request.headers.get("x-amz-copy-source-if-none-match"),
+            if_match=if_match,
+            if_none_match=if_none_match,
         ),
     )
     row = await queries.get_object(ctx(request).db, request["bucket"], request["key"])

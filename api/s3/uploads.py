@@ -10,7 +10,17 @@ from aiohttp import web
 from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
-from api.s3.common import ctx, execute, existing_bucket, int_param, owner, version_header, when, xml
+from api.s3.common import (
+    ctx,
+    execute,
+    existing_bucket,
+    int_param,
+    owner,
+    refuse_conditional_write,
+    version_header,
+    when,
+    xml,
+)
 from events.envelope import new_id
 from events.s3 import (
     AbortMultipartUpload,
@@ -101,11 +111,14 @@ async def upload_part(request: web.Request) -> web.Response:
 
 
 async def upload_part_copy(request: web.Request) -> web.Response:
-    from api.s3.objects import copy_source
+    from api.s3.objects import copy_source, copy_source_checked
 
     number = _part_number(request)
     await _open_upload(request)
     bucket, key, version_id = copy_source(request.headers["x-amz-copy-source"])
+    checked = await copy_source_checked(request, bucket, key, version_id)
+    if checked is not None:
+        version_id = checked["version_id"]  # copy exactly the version the conditions held for
     source: dict[str, Any] = {"bucket": bucket, "key": key, "version_id": version_id}
     wanted = request.headers.get("x-amz-copy-source-range")
     if wanted:
@@ -176,10 +189,32 @@ async def list_parts(request: web.Request) -> web.Response:
     )
 
 
+async def _check_part_checksums(
+    request: web.Request, upload_id: str, parts: list[tuple[int, str, dict[str, str]]]
+) -> None:
+    """Checksums a CompleteMultipartUpload names for its parts must be the ones the parts were
+    uploaded with (S3: InvalidPart). Parts not uploaded are left to the handler."""
+    if not any(checksums for _, _, checksums in parts):
+        return
+    rows = await queries.list_parts(ctx(request).db, request["bucket"], upload_id, limit=10000)
+    stored = {int(r["part_number"]): r["checksums"] or {} for r in rows}
+    for number, _, checksums in parts:
+        have = stored.get(number, {})
+        for algorithm, value in checksums.items():
+            if algorithm in have and have[algorithm] != value:
+                raise ApiError(
+                    "InvalidPart",
+                    f"One or more of the specified parts could not be found or its checksum "
+                    f"did not match: part {number}, {algorithm}.",
+                )
+
+
 async def complete(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
+    refuse_conditional_write(request)
     parts = s3xml.parse_complete_multipart(await request.read())
     upload_id = request.query["uploadId"]
+    await _check_part_checksums(request, upload_id, parts)
     outcome = await execute(
         request,
         CompleteMultipartUpload(
