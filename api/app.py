@@ -117,7 +117,12 @@ async def index(request: web.Request) -> web.Response:
 
 
 def build_app(c: Context) -> web.Application:
-    app = web.Application(middlewares=[middleware], client_max_size=1024**2)
+    # Content-Encoding describes the stored object: bodies must not be decompressed on the way in.
+    app = web.Application(
+        middlewares=[middleware],
+        client_max_size=1024**2,
+        handler_args={"auto_decompress": False},
+    )
     app["ctx"] = c
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
