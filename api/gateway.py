@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class Outcome:
     ok: bool
     code: str | None = None
     message: str | None = None
+    duplicate: bool = False
+    """The log already held this command id: this request's own payload was not used."""
 
 
 class OutcomeTimeout(Exception):
@@ -95,8 +98,9 @@ class Gateway:
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiters[key] = waiter
         try:
-            await self.bus.send_command(envelope, service)
-            return await self._wait(key, waiter)
+            receipt = await self.bus.send_command(envelope, service)
+            outcome = await self._wait(key, waiter)
+            return dataclasses.replace(outcome, duplicate=True) if receipt.duplicate else outcome
         finally:
             self._waiters.pop(key, None)
 

@@ -197,6 +197,8 @@ async def put_object(request: web.Request) -> web.Response:
         if exc.code != "ServiceUnavailable":
             await transfer.discard(c.bus, upload)
         raise
+    if outcome.duplicate:  # an earlier try of this upload is the one applied
+        await transfer.discard(c.bus, upload)
     return await _put_answer(request, bucket, key, outcome)
 
 
