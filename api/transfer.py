@@ -1,7 +1,8 @@
 """Streaming object bodies: uploads into the log (inline or chunked), downloads from a replica.
 
 Neither direction holds a whole object in memory: uploads keep at most two chunks in flight to the
-log, downloads go from the replica file to the socket with sendfile.
+log, downloads go from the replica file to the socket with sendfile (api/segments.py chooses the
+replica, skipping missing and corrupt ones).
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
 from aiohttp import web
 
 from api.errors import ApiError
+from api.segments import Segment
+from api.segments import segments as segments  # where the callers find it
 from bus.log import Bus
 from events.envelope import new_id
 
@@ -224,18 +225,16 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-Segment = tuple[Path, int]  # a replica file and its size
-
-
 class BlobResponse(web.StreamResponse):
-    """Sends (part of) an object, stored as one or more replica files (the parts of a multipart
-    upload), with sendfile once the headers are out."""
+    """Sends (part of) an object, stored as one or more blobs (the parts of a multipart upload),
+    each from the replica api/segments.py chose: local files with sendfile once the headers are
+    out, remote ones streamed."""
 
     def __init__(
-        self, segments: list[Segment], byte_range: ByteRange | None, size: int, **kwargs: Any
+        self, pieces: list[Segment], byte_range: ByteRange | None, size: int, **kwargs: Any
     ) -> None:
         super().__init__(status=206 if byte_range else 200, **kwargs)
-        self._segments = segments
+        self._segments = pieces
         self._offset = byte_range.start if byte_range else 0
         self._count = byte_range.length if byte_range else size
         self.content_length = self._count
@@ -247,21 +246,32 @@ class BlobResponse(web.StreamResponse):
         if request.method == "HEAD" or self._count == 0:
             return writer
         start, remaining, base = self._offset, self._count, 0
-        for path, size in self._segments:
+        for segment in self._segments:
+            size = segment.size
             lo = max(start - base, 0)
             base += size
             if lo >= size or remaining <= 0:
                 continue
             n = min(size - lo, remaining)
-            await self._send(request, writer, path, lo, n)
+            if not segment.verified and not await segment.choose(verify=True):
+                # The headers are out: cutting the response short is the only honest answer.
+                raise ConnectionResetError(f"no intact replica of blob {segment.blob_id}")
+            await self._send(request, writer, segment, lo, n)
             remaining -= n
         await super().write_eof()
         return writer
 
     async def _send(
-        self, request: web.BaseRequest, writer: Any, path: Path, offset: int, count: int
+        self, request: web.BaseRequest, writer: Any, segment: Segment, offset: int, count: int
     ) -> None:
-        fobj = await asyncio.to_thread(open, path, "rb")
+        if segment.data is not None:
+            await writer.write(segment.data[offset : offset + count])
+            return
+        if segment.path is None:
+            async for chunk in segment.remote.get(segment.blob_id, offset, count):
+                await writer.write(chunk)
+            return
+        fobj = await asyncio.to_thread(open, segment.path, "rb")
         try:
             transport = request.transport
             if transport is None:
@@ -283,28 +293,3 @@ async def _copy(writer: Any, fobj: IO[bytes], offset: int, count: int) -> None:
             break
         count -= len(data)
         await writer.write(data)
-
-
-def segments(sidecars: dict[str, Any], row: dict[str, Any]) -> list[Segment] | None:
-    """The replica files holding an object, in order; None when some piece has no replica here."""
-    pieces = row.get("parts") or [
-        {"blob_id": row["blob_id"], "size": row["size"], "replicas": row["replicas"]}
-    ]
-    found: list[Segment] = []
-    for piece in pieces:
-        path = replica_path(sidecars, piece.get("replicas") or row["replicas"], piece["blob_id"])
-        if path is None:
-            return None
-        found.append((path, int(piece["size"])))
-    return found
-
-
-def replica_path(sidecars: dict[str, Any], replicas: list[str], blob_id: str) -> Path | None:
-    for name in replicas:
-        sidecar = sidecars.get(name)
-        if sidecar is None:
-            continue
-        path: Path = sidecar.path(blob_id)
-        if os.path.exists(path):
-            return path
-    return None

@@ -1,6 +1,9 @@
-"""Operator commands: replay (rebuild read models from the log) and status (lag, health)."""
+"""Operator commands: replay (rebuild read models from the log), status (lag, health, replicas)
+and scrub (verify and repair every replica)."""
 
 from __future__ import annotations
+
+import functools
 
 import click
 
@@ -8,6 +11,8 @@ from bus import subjects
 from bus.log import Bus
 from mycloud.roles import nats_url
 from mycloud.settings import Settings
+
+SCRUB_ACTOR = "mycloud:scrub"
 
 
 async def _bus(settings: Settings) -> Bus:
@@ -60,6 +65,8 @@ async def status(settings: Settings) -> int:
     from projections import queries
     from projections.db import open_database
     from storage import build_sidecars
+    from storage.base import Health
+    from storage.replicas import tally
 
     bus = await _bus(settings)
     try:
@@ -68,20 +75,68 @@ async def status(settings: Settings) -> int:
         db = await open_database(settings.effective_database_url)
         try:
             cps = await queries.checkpoints(db)
+            groups = await queries.replica_sets(db)
         finally:
             await db.close()
         click.echo(f"log       {subjects.EVENTS_STREAM} last sequence {last}")
         click.echo(f"handler   s3: {pending} command(s) not yet acknowledged")
         for name, cp in sorted(cps.items()):
             click.echo(f"projection {name}: checkpoint {cp}, lag {last - cp}")
+        names = [spec.partition("=")[0] for spec in settings.effective_sidecars]
+        held, under = tally(groups, names)
         healthy = True
-        for sidecar in build_sidecars(settings.effective_sidecars):
-            h = await sidecar.health()
+        for name, spec in zip(names, settings.effective_sidecars, strict=True):
+            try:
+                [sidecar] = build_sidecars([spec])
+                h = await sidecar.health()
+                detail = f"({sidecar.kind}): {'ok' if h.ok else 'FAILING'} {h.detail}"
+            except Exception as exc:  # e.g. its root is not a directory: report, don't crash
+                h = Health(ok=False)
+                detail = f"FAILING {type(exc).__name__}: {exc}"
             healthy &= h.ok
-            click.echo(
-                f"sidecar   {sidecar.name} ({sidecar.kind}): "
-                f"{'ok' if h.ok else 'FAILING'} {h.detail}"
-            )
+            click.echo(f"sidecar   {name} {detail}; holds {held[name]} blob(s)")
+        live = sum(n for _, n in groups)
+        click.echo(f"replicas  {live} live blob(s), {under} under-replicated")
         return 0 if healthy else 1
     finally:
         await bus.close()
+
+
+async def scrub(settings: Settings, repair: bool) -> int:
+    """Verify every replica of every live blob; with ``repair``, replace missing and corrupt ones
+    from healthy replicas (or the log) and record caught-up replicas, which needs NATS."""
+    from handlers.s3.replicator import log_source, record_replica
+    from projections.db import open_database
+    from storage import build_sidecars
+    from storage.scrubber import Scrubber
+
+    sidecars = []
+    for spec in settings.effective_sidecars:
+        try:
+            sidecars += build_sidecars([spec])
+        except Exception as exc:  # e.g. its root is not a directory: scrub the others
+            click.echo(f"  skipped  sidecar {spec.partition('=')[0]}: {type(exc).__name__}: {exc}")
+    bus = await _bus(settings) if repair else None
+    db = await open_database(settings.effective_database_url)
+    try:
+        scrubber = Scrubber(
+            db,
+            sidecars,
+            repair=repair,
+            record=functools.partial(record_replica, bus, db, actor=SCRUB_ACTOR) if bus else None,
+            log_source=functools.partial(log_source, bus) if bus else None,
+        )
+        report = await scrubber.scrub()
+    finally:
+        await db.close()
+        if bus is not None:
+            await bus.close()
+    for f in report.findings[:100]:
+        outcome = "repaired" if f.repaired else ("UNREPAIRABLE" if repair else "not repaired")
+        click.echo(f"  {f.verdict:<8} blob {f.blob_id} on {f.sidecar}: {outcome}")
+    click.echo(
+        f"scrubbed  {report.blobs} blob(s), {report.checked} replica(s) checked: "
+        f"{report.missing} missing, {report.corrupt} corrupt, {report.repaired} repaired, "
+        f"{report.unrepairable} unrepairable, {report.unreachable} unreachable"
+    )
+    return 0 if report.clean and len(sidecars) == len(settings.effective_sidecars) else 1

@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     """Storage targets as ``name=kind:location`` (e.g. ``disk1=disk:/srv/blobs``); unset: one
     disk sidecar under the data directory."""
     write_quorum: int | None = None
-    """How many sidecars must hold the bytes before a PUT succeeds; unset: all of them."""
+    """How many sidecars must hold the bytes before a PUT succeeds; unset: all of them. The others
+    catch up in the background (the s3 handler's replicator)."""
+    scrub_interval: float = 3600.0
+    """Seconds between two scrubs (every replica re-read and verified, bad ones repaired) by the
+    s3 handler; 0 turns the periodic scrub off (``mycloud scrub`` still works)."""
     request_timeout: float = 30.0
     """How long the API waits for a command's outcome before answering 503 with its id."""
     inline_max: int = 256 * 1024

@@ -76,6 +76,10 @@ class Projector:
         async with self.db.transaction() as tx:
             await tx.execute(CHECKPOINTS_DDL)
             await tx.execute(SCHEMAS_DDL)
+            # This runner's checkpoint rows first, in name order, as every batch and a rebuild
+            # lock them: on PostgreSQL even CREATE INDEX IF NOT EXISTS takes a SHARE lock on its
+            # table, and taking those while another runner's batch writes the tables deadlocks.
+            await tx.fetch(self._lock_sql, *self._names)
             known = {
                 r["name"]: int(r["version"])
                 for r in await tx.fetch("SELECT name, version FROM projection_schemas")

@@ -164,7 +164,10 @@ class Scrubber:
             last = await self.db.fetchval(
                 "SELECT finished_at FROM scrubber_runs WHERE name = 'scrub'"
             )
-            wait = float(last or 0) + every - time.time()
+            if last is None:  # a new installation: start the clock rather than read every byte
+                await self._finished()
+                last = time.time()
+            wait = float(last) + every - time.time()
             if wait <= 0:
                 try:
                     report = await self.scrub()
