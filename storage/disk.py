@@ -40,7 +40,10 @@ class DiskSidecar:
         self._group = GroupSync(self.root) if group_commit and groupsync.available() else None
 
     def _prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        # A root that cannot be made now (a share not mounted, a path blocked by a file) must not
+        # stop the process: the sidecar reports unhealthy and the quorum decides.
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
 
     async def _io(
         self,
