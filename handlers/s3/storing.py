@@ -34,6 +34,8 @@ STRAGGLER_BUDGET = 300.0
 LANDED_MEMORY = 10_000
 
 
+MAX_CHUNK_FETCHES = 6  # x 4 MiB chunks: well under nats-server's 64 MiB pending limit
+
 class QuorumNotMet(Exception):
     """Fewer sidecars than the write quorum stored the bytes: the command is refused (SlowDown)."""
 
@@ -62,6 +64,7 @@ class BlobWriter:
         *,
         straggler_budget: float = STRAGGLER_BUDGET,
     ) -> None:
+        self._fetches: asyncio.Semaphore | None = None
         self.bus = bus
         self.sidecars = list(sidecars)
         self.write_quorum = write_quorum
@@ -217,20 +220,29 @@ class BlobWriter:
 
         task.add_done_callback(done)
 
+    async def _fetch(self, seq: int) -> bytes:
+        """One chunk from the log. Fetches in flight are capped across all uploads: many big
+        uploads at once would otherwise pile more into the connection than nats-server lets a
+        client have pending, and it cuts the handler off as a slow consumer."""
+        if self._fetches is None:
+            self._fetches = asyncio.Semaphore(MAX_CHUNK_FETCHES)
+        async with self._fetches:
+            return await self.bus.get_chunk(seq)
+
     async def _chunks(
         self, blob_id: str, chunks: list[int], cutoff: _Cutoff
     ) -> AsyncIterator[bytes]:
         """Blob chunks from the log, one fetched ahead of the one being written."""
         if not chunks:
             return
-        ahead = asyncio.ensure_future(self.bus.get_chunk(chunks[0]))
+        ahead = asyncio.ensure_future(self._fetch(chunks[0]))
         try:
             for i in range(len(chunks)):
                 if time.monotonic() > cutoff.at:
                     raise StragglerStopped(f"stopped writing blob {blob_id} after the answer")
                 chunk = await ahead
                 if i + 1 < len(chunks):
-                    ahead = asyncio.ensure_future(self.bus.get_chunk(chunks[i + 1]))
+                    ahead = asyncio.ensure_future(self._fetch(chunks[i + 1]))
                 yield chunk
         finally:
             if not ahead.done():
