@@ -143,6 +143,67 @@ class NatsServer:
             self.process.wait()
 
 
+@dataclass
+class NatsCluster:
+    """``size`` nats-servers on one host, routed to each other: a JetStream cluster on loopback.
+
+    Node ``i`` keeps its config and store under ``directory/node-<i>`` and is named
+    ``<name>-<i>``; JetStream knows its peers by those names, so a node restarted on the same
+    directory (even on other ports) rejoins as itself and catches up.
+    """
+
+    directory: Path
+    size: int = 3
+    host: str = "127.0.0.1"
+    name: str = "mycloud"
+    nodes: list[NatsServer] = field(default_factory=list)
+
+    def configure(self, ports: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+        """Lay out the nodes on ``(client port, cluster port)`` pairs (free ones when None)."""
+        if ports is None or len(ports) != self.size:
+            ports = [(free_port(self.host), free_port(self.host)) for _ in range(self.size)]
+        self.nodes = [
+            NatsServer(
+                directory=self.directory / f"node-{i + 1}",
+                host=self.host,
+                port=client,
+                server_name=f"{self.name}-{i + 1}",
+                cluster_port=cluster,
+                routes=tuple(
+                    f"nats-route://{self.host}:{other}"
+                    for j, (_, other) in enumerate(ports)
+                    if j != i
+                ),
+            )
+            for i, (client, cluster) in enumerate(ports)
+        ]
+        return ports
+
+    @property
+    def ports(self) -> list[tuple[int, int]]:
+        return [(n.port, n.cluster_port or 0) for n in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node's client URL, comma-separated: the form MYCLOUD_NATS_URL takes."""
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self, timeout: float = 10.0) -> NatsCluster:
+        if not self.nodes:
+            self.configure()
+        try:
+            for node in self.nodes:
+                node.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+
 def server_env() -> dict[str, str]:
     """A soft memory limit for the Go runtime: big blob chunks otherwise let the heap grow to
     several hundred MiB before the collector runs. Overridable through the environment."""

@@ -24,6 +24,8 @@ class Stack:
     port: int = field(default_factory=free_port)
     aws_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    """More ``mycloud up`` options, e.g. ``("--nats-cluster", "3")``."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,6 +73,7 @@ class Stack:
                 str(self.port),
                 "--aws-port",
                 str(self.aws_port),
+                *self.args,
             ],
             env=env,
             stdout=log,

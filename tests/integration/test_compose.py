@@ -1,10 +1,14 @@
-"""docker-compose.yml and deploy/nats/nats.conf: shape, real validation, a real run with Docker.
+"""docker-compose.yml, deploy/nats/nats.conf and deploy/traefik/dynamic.yml: shape, real
+validation, a real run with Docker.
 
 No Docker engine is needed for most of this:
 - the compose file is parsed (PyYAML when importable, else the compose venv's PyYAML, else a tiny
-  parser for the subset of YAML the file uses) and checked for what the roles need;
+  parser for the subset of YAML the file uses) and checked for what the topology needs: a 3-node
+  NATS cluster, PostgreSQL, 3 storage nodes, every role twice, a gateway in front of the api
+  replicas;
 - docker-compose 1.29.2 from its own venv (``scripts/check-compose.sh`` installs it) validates it;
-- the NATS config is loaded by the local nats-server binary and its effective settings read back.
+- the NATS config is loaded by the local nats-server binary: three nodes on loopback form the
+  JetStream cluster the compose file describes, and their effective settings are read back.
 Only ``test_nats_image_runs_with_our_config`` needs an engine; it skips quickly when none answers.
 """
 
@@ -17,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -30,16 +35,21 @@ from bus.server import MAX_PAYLOAD, NatsServerNotFound, free_port, nats_server_b
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 NATS_CONF = REPO / "deploy" / "nats" / "nats.conf"
+TRAEFIK_DYNAMIC = REPO / "deploy" / "traefik" / "dynamic.yml"
 
-SERVICES = {"nats", "postgres", "projector", "handler-s3", "api"}
-ROLES = ("projector", "handler-s3", "api")
-NATS_URL = "nats://nats:4222"
-DATABASE_URL = "postgresql://mycloud:mycloud@postgres:5432/mycloud"
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+STORAGE_NODES = ("storage-1", "storage-2", "storage-3")
 COMMANDS = {
     "projector": ["projector"],
     "handler-s3": ["handler", "s3"],
+    "handler-iam": ["handler", "iam"],
     "api": ["api", "--host", "0.0.0.0", "--port", "9080"],
 }
+# every role twice: any one replica may die and the other carries on
+ROLES = {f"{role}-{i}": role for role in COMMANDS for i in (1, 2)}
+SERVICES = {*NATS_NODES, "postgres", *STORAGE_NODES, *ROLES, "gateway"}
+NATS_URL = ",".join(f"nats://{n}:4222" for n in NATS_NODES)
+DATABASE_URL = "postgresql://mycloud:mycloud@postgres:5432/mycloud"
 
 
 def compose_venv() -> Path:
@@ -129,26 +139,30 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 # ---------------------------------------------------------------- shape
 
 
-def test_compose_declares_the_five_services(compose: dict[str, Any]) -> None:
+def test_compose_declares_the_scaled_out_topology(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == SERVICES
     assert str(compose.get("version", "3.8")) == "3.8"
 
 
 def test_roles_run_our_image_with_their_command(compose: dict[str, Any]) -> None:
-    for role in ROLES:
-        svc = compose["services"][role]
-        assert svc.get("build") in (".", {"context": "."}), role
-        assert svc["command"] == COMMANDS[role], role
-        assert svc["restart"] == "unless-stopped", role
+    for service, role in ROLES.items():
+        svc = compose["services"][service]
+        assert svc.get("build") in (".", {"context": "."}), service
+        assert svc["command"] == COMMANDS[role], service
+        assert svc["restart"] == "unless-stopped", service
 
 
-def test_roles_point_at_nats_and_postgres(compose: dict[str, Any]) -> None:
+def test_roles_point_at_the_nats_cluster_and_postgres(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for role in ROLES:
-        env = env_of(services[role])
-        assert env["MYCLOUD_NATS_URL"] == NATS_URL, role
-        assert env["MYCLOUD_DATABASE_URL"] == DATABASE_URL, role
-        assert "nats" in services[role]["depends_on"], role
+    for service, role in ROLES.items():
+        env = env_of(services[service])
+        assert env["MYCLOUD_NATS_URL"] == NATS_URL, service
+        assert env["MYCLOUD_STREAM_REPLICAS"] == "3", service
+        assert env["MYCLOUD_DATABASE_URL"] == DATABASE_URL, service
+        for node in NATS_NODES:
+            assert node in services[service]["depends_on"], (service, node)
+        if role in ("projector", "api"):
+            assert "postgres" in services[service]["depends_on"], service
     # The URLs must match what the services actually are.
     pg_env = env_of(services["postgres"])
     assert (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], pg_env["POSTGRES_DB"]) == (
@@ -156,52 +170,101 @@ def test_roles_point_at_nats_and_postgres(compose: dict[str, Any]) -> None:
         "mycloud",
         "mycloud",
     )
-    for role in ("projector", "api"):
-        assert "postgres" in services[role]["depends_on"], role
 
 
 def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("nats", "postgres", "api"):
+    for name in (*NATS_NODES, "postgres", *STORAGE_NODES, "api-1", "api-2", "gateway"):
         assert services[name].get("healthcheck"), f"{name} has no healthcheck"
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
-    assert any("/healthz" in str(part) for part in services["api"]["healthcheck"]["test"])
-    for role in ROLES:
-        for dep, spec in services[role]["depends_on"].items():
-            if dep in ("nats", "postgres"):
-                assert spec == {"condition": "service_healthy"}, (role, dep)
+    for name in ("api-1", "api-2"):
+        assert any("/healthz" in str(part) for part in services[name]["healthcheck"]["test"])
+    for service in ROLES:
+        for dep, spec in services[service]["depends_on"].items():
+            if dep in (*NATS_NODES, "postgres", *STORAGE_NODES):
+                assert spec == {"condition": "service_healthy"}, (service, dep)
     for name in SERVICES:
         assert services[name]["restart"] == "unless-stopped", name
 
 
-def test_api_and_handler_share_the_blob_volume(compose: dict[str, Any]) -> None:
+def test_roles_keep_bytes_on_the_three_storage_nodes(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for role in ("api", "handler-s3"):
-        assert env_of(services[role])["MYCLOUD_DATA_DIR"] == "/data", role
-        assert "blobs:/data" in services[role]["volumes"], role
-    assert "blobs" in compose["volumes"]
-    assert any(str(p).endswith(":9080") for p in services["api"]["ports"])
+    for node in STORAGE_NODES:
+        svc = services[node]
+        assert svc["command"][0] == "storage-node", node
+        assert f"{node}-data:/data" in svc["volumes"], node  # a volume of its own
+        assert f"{node}-data" in compose["volumes"]
+        env = env_of(svc)
+        assert {"MYCLOUD_NODE_KEY", "MYCLOUD_NODE_SECRET"} <= set(env), node
+    for service, role in ROLES.items():
+        if role == "handler-iam":
+            continue
+        env = env_of(services[service])
+        sidecars = json.loads(env["MYCLOUD_SIDECARS"])
+        hosts = [re.search(r"@([\w-]+):9100$", spec).group(1) for spec in sidecars]  # type: ignore[union-attr]
+        assert hosts == list(STORAGE_NODES), service
+        assert all(re.match(r"^node\d=node:http://", spec) for spec in sidecars), service
+        assert env["MYCLOUD_WRITE_QUORUM"] == "2", service  # one node may be down
 
 
 def test_api_root_credentials_come_from_the_environment(compose: dict[str, Any]) -> None:
-    env = env_of(compose["services"]["api"])
-    for var in ("MYCLOUD_ROOT_ACCESS_KEY_ID", "MYCLOUD_ROOT_SECRET_ACCESS_KEY"):
-        assert re.fullmatch(rf"\$\{{{var}:-[^}}]+\}}", env[var]), env[var]
+    for name in ("api-1", "api-2"):
+        env = env_of(compose["services"][name])
+        for var in ("MYCLOUD_ROOT_ACCESS_KEY_ID", "MYCLOUD_ROOT_SECRET_ACCESS_KEY"):
+            assert re.fullmatch(rf"\$\{{{var}:-[^}}]+\}}", env[var]), env[var]
 
 
-def test_nats_service_uses_our_config(compose: dict[str, Any]) -> None:
-    nats = compose["services"]["nats"]
-    image, _, tag = nats["image"].partition(":")
-    assert image == "nats"
-    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", tag).groups())  # type: ignore[union-attr]
-    assert (major, minor) >= (2, 11), tag
-    mount = next(v for v in nats["volumes"] if str(v).startswith("./deploy/nats/nats.conf:"))
+def test_api_replicas_share_the_master_key(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("api-1", "api-2"):
+        assert env_of(services[name])["MYCLOUD_DATA_DIR"] == "/data", name
+        assert "api-keys:/data" in services[name]["volumes"], name
+        assert not services[name].get("ports"), f"{name} is reached through the gateway only"
+    assert "api-keys" in compose["volumes"]
+
+
+def test_gateway_balances_both_api_replicas(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["image"].startswith("traefik:")
+    assert any(str(p).endswith(":9080") for p in gateway["ports"])
+    assert any(str(p).endswith(":9000") for p in gateway["ports"])
+    assert set(gateway["depends_on"]) == {"api-1", "api-2"}
+    mount = next(v for v in gateway["volumes"] if str(v).startswith("./deploy/traefik/"))
     target = mount.split(":")[1]
-    assert target in nats["command"]
-    assert any(str(v).endswith(":/data") for v in nats["volumes"])  # store_dir: /data persisted
+    assert any(target in str(arg) for arg in gateway["command"])
+    assert not any("docker.sock" in str(v) for v in gateway["volumes"])
+    import yaml
+
+    routes = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"]
+    entrypoints = {arg.split("=")[0].split(".")[1]: arg.split("=")[1]
+                   for arg in gateway["command"] if arg.startswith("--entrypoints.")}
+    for name, port in (("api", "9080"), ("s3", "9000")):
+        router = routes["routers"][name]
+        assert entrypoints[router["entryPoints"][0]] == f":{port}"
+        service = routes["services"][router["service"]]["loadBalancer"]
+        assert [s["url"] for s in service["servers"]] == [
+            f"http://api-1:{port}", f"http://api-2:{port}"
+        ]
+        assert service["healthCheck"]["path"] == "/healthz"
+        assert service.get("passHostHeader", True) is True  # SigV4 signs the Host header
 
 
-def test_nats_config_is_durable_and_takes_big_chunks() -> None:
+def test_nats_services_use_our_config(compose: dict[str, Any]) -> None:
+    for name in NATS_NODES:
+        nats = compose["services"][name]
+        image, _, tag = nats["image"].partition(":")
+        assert image == "nats"
+        major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", tag).groups())  # type: ignore[union-attr]
+        assert (major, minor) >= (2, 11), tag
+        mount = next(v for v in nats["volumes"] if str(v).startswith("./deploy/nats/nats.conf:"))
+        target = mount.split(":")[1]
+        assert target in nats["command"]
+        # JetStream knows its peers by name: unique, and the same on every restart
+        assert nats["command"][nats["command"].index("--server_name") + 1] == name
+        assert f"{name}-data:/data" in nats["volumes"]  # store_dir: /data, one volume per node
+
+
+def test_nats_config_is_durable_takes_big_chunks_and_clusters() -> None:
     text = re.sub(r"#.*", "", NATS_CONF.read_text())
     jetstream = re.search(r"jetstream\s*\{([^}]*)\}", text)
     assert jetstream, "no jetstream block"
@@ -209,6 +272,11 @@ def test_nats_config_is_durable_and_takes_big_chunks() -> None:
     assert re.search(r"^\s*store_dir\s*:\s*\"?/data\"?\s*$", jetstream.group(1), re.M)
     assert re.search(r"^\s*max_payload\s*:\s*8MB\s*$", text, re.M)
     assert re.search(r"^\s*http\s*:\s*\"?[\d.]*:8222\"?\s*$", text, re.M)
+    cluster = re.search(r"cluster\s*\{(.*)\}", text, re.S)
+    assert cluster, "no cluster block"
+    routes = re.findall(r"nats-route://([\w-]+):6222", cluster.group(1))
+    assert routes == list(NATS_NODES)
+    assert re.search(r"^\s*listen\s*:\s*\"?[\d.]*:6222\"?\s*$", cluster.group(1), re.M)
 
 
 def test_tiny_parser_agrees_with_pyyaml() -> None:
@@ -233,42 +301,72 @@ def test_tiny_parser_agrees_with_pyyaml() -> None:
 # ---------------------------------------------------------------- real validation, no engine
 
 
-def test_nats_config_loads_in_nats_server(tmp_path: Path) -> None:
-    """Run the local nats-server on our config (loopback ports, temp store) and read it back."""
+def loopback_config(node: str, ports: dict[str, tuple[int, int, int]], store: Path) -> str:
+    """nats.conf as ``node`` of the compose cluster would run it, moved onto loopback: the
+    compose host names and ports become 127.0.0.1 and free ports, the store a temp dir."""
+    client, cluster, monitor = ports[node]
+    text = NATS_CONF.read_text()
+    for pattern, repl in (
+        (r"(?m)^listen:.*$", f'listen: "127.0.0.1:{client}"'),
+        (r"(?m)^http:.*$", f'http: "127.0.0.1:{monitor}"'),
+        (r"(?m)^(\s*)store_dir:.*$", rf'\1store_dir: "{store}"'),
+        (r"(?m)^(\s+)listen:.*:6222\"?$", rf'\1listen: "127.0.0.1:{cluster}"'),
+    ):
+        text, n = re.subn(pattern, repl, text)
+        assert n == 1, f"nats.conf: expected one line matching {pattern}"
+    for other, (_, other_cluster, _) in ports.items():
+        text, n = re.subn(rf"nats-route://{other}:6222", f"nats-route://127.0.0.1:{other_cluster}",
+                          text)
+        assert n == 1, f"nats.conf: no route to {other}"
+    return text
+
+
+def _json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
+def test_nats_config_forms_the_jetstream_cluster(tmp_path: Path) -> None:
+    """Run three local nats-servers on our config, named as in the compose file, on loopback:
+    they route to each other and elect a JetStream meta leader; their settings read back."""
     try:
         binary = nats_server_binary()
     except NatsServerNotFound as exc:
         pytest.skip(str(exc))
-    port, monitor = free_port(), free_port()
-    text = NATS_CONF.read_text()
-    for pattern, repl in (
-        (r"(?m)^listen:.*$", f'listen: "127.0.0.1:{port}"'),
-        (r"(?m)^http:.*$", f'http: "127.0.0.1:{monitor}"'),
-        (r"(?m)^(\s*)store_dir:.*$", rf'\1store_dir: "{tmp_path / "js"}"'),
-    ):
-        text, n = re.subn(pattern, repl, text)
-        assert n == 1, f"nats.conf: expected one line matching {pattern}"
-    conf = tmp_path / "nats.conf"
-    conf.write_text(text)
-    check = subprocess.run(
-        [binary, "-c", str(conf), "-t"], capture_output=True, text=True, timeout=30
-    )
-    assert check.returncode == 0, check.stderr
-    with open(tmp_path / "nats.log", "wb") as log:
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    ports = {node: (free_port(), free_port(), free_port()) for node in NATS_NODES}
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        wait_for_port("127.0.0.1", monitor, 10.0, proc)
-        with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/varz", timeout=5) as r:
-            varz = json.load(r)
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true", timeout=5
-        ) as r:
-            assert r.status == 200
+        for node in NATS_NODES:
+            conf = tmp_path / f"{node}.conf"
+            conf.write_text(loopback_config(node, ports, tmp_path / node))
+            argv = [binary, "-c", str(conf), "--server_name", node]  # as the compose command
+            check = subprocess.run([*argv, "-t"], capture_output=True, text=True, timeout=30)
+            assert check.returncode == 0, check.stderr
+            with open(tmp_path / f"{node}.log", "wb") as log:
+                procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
+        monitors = {node: f"http://127.0.0.1:{ports[node][2]}" for node in NATS_NODES}
+        for node, proc in zip(NATS_NODES, procs, strict=True):
+            wait_for_port("127.0.0.1", ports[node][2], 10.0, proc)
+        deadline = time.monotonic() + 30
+        while True:
+            metas = [_json(f"{m}/jsz").get("meta_cluster", {}) for m in monitors.values()]
+            if all(meta.get("leader") and meta.get("cluster_size") == 3 for meta in metas):
+                break
+            assert time.monotonic() < deadline, f"no JetStream cluster formed: {metas}"
+            time.sleep(0.2)
+        for node, monitor in monitors.items():
+            varz = _json(f"{monitor}/varz")
+            assert varz["server_name"] == node
+            assert varz["max_payload"] == MAX_PAYLOAD
+            assert varz["jetstream"]["config"]["sync_always"] is True
+            assert _json(f"{monitor}/routez")["num_routes"] >= 2, node
+            with urllib.request.urlopen(f"{monitor}/healthz?js-enabled-only=true", timeout=5) as r:
+                assert r.status == 200
     finally:
-        proc.terminate()
-        proc.wait(10)
-    assert varz["max_payload"] == MAX_PAYLOAD
-    assert varz["jetstream"]["config"]["sync_always"] is True
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
 
 
 def test_compose_file_validates_with_docker_compose_1_29() -> None:
@@ -334,8 +432,9 @@ def _docker_engine_answers(timeout: float = 5.0) -> str | None:
 
 
 @pytest.fixture
-def nats_container() -> Iterator[str]:
-    """The compose file's nats image with our config mounted; yields its client URL."""
+def nats_container(tmp_path: Path) -> Iterator[str]:
+    """The compose file's nats image with our config mounted, as a lone node (the cluster block
+    removed: its peers are other containers); yields its client URL."""
     why = _docker_engine_answers()
     if why is not None:
         pytest.skip(f"no Docker engine answers ({why})")
@@ -347,9 +446,12 @@ def nats_container() -> Iterator[str]:
             pytest.skip(f"testcontainers unusable: {exc}")
         compose_text = COMPOSE_FILE.read_text()
         image = re.search(r"^\s*image:\s*(nats:\S+)", compose_text, re.M).group(1)  # type: ignore[union-attr]
+        alone = tmp_path / "nats.conf"
+        alone.write_text(re.sub(r"(?ms)^cluster\s*\{.*?^\}", "", NATS_CONF.read_text()))
+        alone.chmod(0o644)
         container = (
             DockerContainer(image)
-            .with_volume_mapping(str(NATS_CONF), "/etc/nats/nats.conf", "ro")
+            .with_volume_mapping(str(alone), "/etc/nats/nats.conf", "ro")
             .with_command("nats-server --config /etc/nats/nats.conf")
             .with_exposed_ports(4222, 8222)
         )

@@ -22,8 +22,8 @@ from events.s3 import (
     PutObject,
     PutObjectTagging,
 )
-from handlers.s3 import decide
 from handlers.decision import AlreadyApplied, Append, Appends, Reject
+from handlers.s3 import decide
 from handlers.s3.decide import MIN_PART_SIZE
 from handlers.s3.state import Bucket, fold_bucket, fold_object, fold_upload, has_versions
 
