@@ -272,6 +272,28 @@ class Bus:
         await self.js.update_stream(config)
         self._replicas[name] = config.num_replicas or 1
 
+    async def consumer_pending(self, durable: str, stream: str = subjects.COMMANDS_STREAM) -> int:
+        """Messages a durable consumer has not had acknowledged yet (read-only: binding to the
+        consumer instead could change its configuration)."""
+        try:
+            info = await self._retry(lambda: self.js.consumer_info(stream, durable))
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def wait_for_streams(self, timeout: float = 60.0) -> None:
+        """Until every stream exists (declared by someone allowed to: the supervisor)."""
+        deadline = time.monotonic() + timeout
+        for name in (subjects.COMMANDS_STREAM, subjects.EVENTS_STREAM, subjects.BLOBS_STREAM):
+            while True:
+                try:
+                    await self.js.stream_info(name)
+                    break
+                except (nats.js.errors.NotFoundError, *TRANSIENT) as exc:
+                    if time.monotonic() > deadline:
+                        raise BusUnavailable(f"stream {name} does not exist: {exc}") from exc
+                    await asyncio.sleep(0.2)
+
     async def last_sequence(self, stream: str = subjects.EVENTS_STREAM) -> int:
         info = await self._retry(lambda: self.js.stream_info(stream))
         return int(info.state.last_seq)

@@ -84,6 +84,8 @@ class NatsServer:
     server_name: str = "mycloud"
     cluster_port: int | None = None
     routes: tuple[str, ...] = ()
+    authorization: str = field(default="", repr=False)
+    """An ``authorization`` block (bus/identities.py): who may connect and publish what."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -107,7 +109,9 @@ class NatsServer:
                 cluster_port=self.cluster_port,
                 routes=self.routes,
             )
+            + self.authorization
         )
+        self.config_path.chmod(0o600)  # it holds the roles' passwords
         return self.config_path
 
     def command(self) -> list[str]:
@@ -157,6 +161,7 @@ class NatsCluster:
     host: str = "127.0.0.1"
     name: str = "mycloud"
     nodes: list[NatsServer] = field(default_factory=list)
+    authorization: str = field(default="", repr=False)
 
     def configure(self, ports: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
         """Lay out the nodes on ``(client port, cluster port)`` pairs (free ones when None)."""
@@ -174,6 +179,7 @@ class NatsCluster:
                     for j, (_, other) in enumerate(ports)
                     if j != i
                 ),
+                authorization=self.authorization,
             )
             for i, (client, cluster) in enumerate(ports)
         ]

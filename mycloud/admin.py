@@ -9,7 +9,7 @@ import click
 
 from bus import subjects
 from bus.log import Bus
-from mycloud.roles import nats_url
+from mycloud.roles import bus_for
 from mycloud.settings import Settings
 
 SCRUB_ACTOR = "mycloud:scrub"
@@ -17,7 +17,7 @@ SCRUB_ACTOR = "mycloud:scrub"
 
 async def _bus(settings: Settings) -> Bus:
     try:
-        return await Bus.connect(nats_url(settings), name="mycloud-admin", retry_for=5.0)
+        return await bus_for(settings, "admin", retry_for=5.0)
     except Exception as exc:
         raise click.ClickException(f"cannot reach NATS: {exc}") from None
 
@@ -71,7 +71,7 @@ async def status(settings: Settings) -> int:
     bus = await _bus(settings)
     try:
         last = await bus.last_sequence()
-        pending = await (await bus.commands("s3", durable="handler-s3")).pending()
+        pending = await bus.consumer_pending("handler-s3")
         db = await open_database(settings.effective_database_url)
         try:
             cps = await queries.checkpoints(db)

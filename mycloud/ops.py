@@ -13,7 +13,7 @@ import click
 from api.gateway import Gateway, OutcomeTimeout
 from bus.log import Bus
 from events.envelope import Message, new_id
-from mycloud.roles import nats_url
+from mycloud.roles import bus_for
 from mycloud.settings import Settings
 from projections.db import Database, open_database
 
@@ -42,7 +42,7 @@ class Session:
 @contextlib.asynccontextmanager
 async def session(settings: Settings) -> AsyncIterator[Session]:
     try:
-        bus = await Bus.connect(nats_url(settings), name="mycloud-cli", retry_for=5.0)
+        bus = await bus_for(settings, "admin", retry_for=5.0)
     except Exception as exc:
         raise click.ClickException(f"cannot reach NATS: {exc}") from None
     db = await open_database(settings.effective_database_url)

@@ -27,9 +27,25 @@ def nats_url(settings: Settings) -> str:
     raise SystemExit("no NATS server: set MYCLOUD_NATS_URL or start the stack with `mycloud up`")
 
 
+async def bus_for(settings: Settings, role: str, *, retry_for: float = 30.0) -> Bus:
+    """Connect as the role's service identity (bus/identities.py) when the stack has them."""
+    from bus import identities
+
+    credentials = identities.load(settings.data_dir, role)
+    return await Bus.connect(
+        nats_url(settings), name=f"mycloud-{role}", retry_for=retry_for, **(credentials or {})
+    )
+
+
 async def connect(settings: Settings, role: str) -> Bus:
-    bus = await Bus.connect(nats_url(settings), name=f"mycloud-{role}", retry_for=30.0)
-    await bus.ensure_streams(StreamSettings(replicas=settings.stream_replicas))
+    from bus import identities
+
+    bus = await bus_for(settings, role)
+    if identities.load(settings.data_dir, role) is None:
+        # No service identities (an external NATS without them): streams are ours to declare.
+        await bus.ensure_streams(StreamSettings(replicas=settings.stream_replicas))
+    else:
+        await bus.wait_for_streams()  # only the supervisor may administer streams
     return bus
 
 

@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bus import identities
 from bus.log import Bus, StreamSettings, server_urls
 from bus.server import NatsCluster, NatsServer, free_port
 from mycloud import credentials
@@ -144,9 +145,7 @@ class Supervisor:
             if "api" in self.roles:
                 healthy = self._wait_healthy(endpoint, wait_healthy, children)
                 head = (
-                    "MyCloud is up.\n"
-                    if healthy
-                    else "MyCloud started, but is not healthy yet.\n"
+                    "MyCloud is up.\n" if healthy else "MyCloud started, but is not healthy yet.\n"
                 )
                 head += (
                     f"  API          {endpoint}   (OpenAPI: {endpoint}/openapi.json)\n"
@@ -198,11 +197,18 @@ class Supervisor:
 
     async def _ensure_streams(self, url: str) -> None:
         # A cluster that just started elects its leaders for a few seconds: wait that out.
-        bus = await Bus.connect(url, name="mycloud-supervisor", retry_for=60.0)
+        credentials = identities.load(self.settings.data_dir, "supervisor")
+        bus = await Bus.connect(
+            url, name="mycloud-supervisor", retry_for=60.0, **(credentials or {})
+        )
         try:
             await bus.ensure_streams(StreamSettings(replicas=self.replicas))
         finally:
             await bus.close()
+
+    def _authorization(self) -> str:
+        """Per-role NATS users for the embedded server (created on first start, 0600)."""
+        return identities.authorization_block(identities.ensure(self.settings.data_dir))
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping = True
@@ -210,12 +216,17 @@ class Supervisor:
     def _nats(self) -> NatsServer:
         port_file = self.run_dir / "nats.port"
         port = int(port_file.read_text()) if port_file.exists() else 0
-        server = NatsServer(directory=self.settings.data_dir / "nats", port=port)
+        auth = self._authorization()
+        server = NatsServer(
+            directory=self.settings.data_dir / "nats", port=port, authorization=auth
+        )
         try:
             server.start()
         except (RuntimeError, TimeoutError):
             server.stop()
-            server = NatsServer(directory=self.settings.data_dir / "nats", port=free_port())
+            server = NatsServer(
+                directory=self.settings.data_dir / "nats", port=free_port(), authorization=auth
+            )
             server.start()
         port_file.write_text(str(server.port))
         self._write_pid("nats-server", server)
@@ -227,7 +238,11 @@ class Supervisor:
         saved: list[tuple[int, int]] | None = None
         if ports_file.exists():
             saved = [(int(a), int(b)) for a, b in json.loads(ports_file.read_text())]
-        cluster = NatsCluster(self.settings.data_dir / "nats-cluster", size=self.nats_nodes)
+        cluster = NatsCluster(
+            self.settings.data_dir / "nats-cluster",
+            size=self.nats_nodes,
+            authorization=self._authorization(),
+        )
         cluster.configure(saved)
         try:
             cluster.start()

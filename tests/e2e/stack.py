@@ -12,6 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bus.server import free_port
 
@@ -130,6 +131,15 @@ class Stack:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM")
+
+    async def bus(self, name: str = "test", retry_for: float = 60.0) -> Any:
+        """A bus connection to this stack's NATS, as the admin identity (reads everything)."""
+        from bus import identities
+        from bus.log import Bus
+
+        url = (self.data_dir / "run" / "nats.url").read_text().strip()
+        credentials = identities.load(self.data_dir, "admin")
+        return await Bus.connect(url, name=name, retry_for=retry_for, **(credentials or {}))
 
     @property
     def credentials(self) -> tuple[str, str]:

@@ -328,3 +328,29 @@ async def test_bytes_of_deleted_and_overwritten_objects_are_reclaimed(
     assert second <= now, "the live version's bytes must stay"
     async with http.get(f"/buckets/{b}/objects/k") as r:
         assert await r.read() == b"two"
+
+
+async def test_the_stacks_api_identity_cannot_forge_events(stack: Stack) -> None:
+    """The embedded nats-server runs with per-role users: the api's may not publish events."""
+    import nats
+
+    from bus import identities
+
+    url = (stack.data_dir / "run" / "nats.url").read_text().strip()
+    api = identities.load(stack.data_dir, "api")
+    assert api is not None and api["user"] == "api"
+    nc = await nats.connect(
+        url, user=api["user"], password=api["password"], max_reconnect_attempts=0, error_cb=_ignore
+    )
+    try:
+        js = nc.jetstream(timeout=1.0)
+        before = (await js.stream_info("EVENTS")).state.last_seq
+        with pytest.raises((nats.errors.TimeoutError, asyncio.TimeoutError)):
+            await js.publish("evt.s3.bucket.forged.state", b"{}")
+        assert (await js.stream_info("EVENTS")).state.last_seq == before
+    finally:
+        await nc.close()
+
+
+async def _ignore(_: Exception) -> None:
+    return None

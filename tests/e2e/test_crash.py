@@ -18,7 +18,6 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from bus.log import Bus
 from events.s3 import ObjectPut
 from tests.e2e.stack import Stack
 
@@ -53,8 +52,7 @@ async def upload(http: aiohttp.ClientSession, bucket: str, i: int, deadline: flo
 
 
 async def log_object_puts(stack: Stack) -> Counter[str]:
-    url = (stack.data_dir / "run" / "nats.url").read_text().strip()
-    bus = await Bus.connect(url, name="test-audit")
+    bus = await stack.bus("test-audit")
     try:
         last = await bus.last_sequence()
         counts: Counter[str] = Counter()

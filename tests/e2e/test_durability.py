@@ -142,7 +142,7 @@ def fail(stack: Stack, sidecar: str) -> None:
 
 @contextlib.asynccontextmanager
 async def nats(stack: Stack) -> AsyncIterator[Bus]:
-    bus = await Bus.connect((stack.data_dir / "run" / "nats.url").read_text().strip(), name="t")
+    bus = await stack.bus("t")
     try:
         yield bus
     finally:

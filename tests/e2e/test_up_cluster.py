@@ -9,7 +9,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bus.log import Bus
 from tests.e2e.cluster import STREAMS, stream_leader, wait_replicated
 from tests.e2e.stack import Stack
 
@@ -36,7 +35,7 @@ async def test_up_runs_a_three_node_cluster_that_survives_a_node_and_restarts(
     try:
         url = (stack.data_dir / "run" / "nats.url").read_text().strip()
         assert len(url.split(",")) == 3
-        bus = await Bus.connect(url, name="test-up-cluster", retry_for=60.0)
+        bus = await stack.bus("test-up-cluster")
         try:
             for name in STREAMS:
                 info = await bus.js.stream_info(name)
