@@ -102,6 +102,8 @@ async def run_handler(settings: Settings, stop: asyncio.Event, service: str = "s
         beat.cancel()
         if upkeep is not None:
             await upkeep()
+        blobs = getattr(handler, "blobs", None)
+        await close_sidecars(blobs.sidecars if blobs is not None else ())
         await bus.close()
 
 
@@ -144,7 +146,8 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     bus = await connect(settings, "projector")
     db = await open_read_models(settings, bus)
     projector = Projector(bus, db, all_projections())
-    collector = Collector(db, build_sidecars(settings.effective_sidecars))
+    sidecars = build_sidecars(settings.effective_sidecars)
+    collector = Collector(db, sidecars)
     beat = asyncio.create_task(heartbeat.beat(bus, "projector", stop))
     collecting = asyncio.create_task(collector.run(stop))
     task = asyncio.create_task(projector.run())
@@ -153,6 +156,7 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         beat.cancel()
         collecting.cancel()
+        await close_sidecars(sidecars)
         await db.close()
         await bus.close()
 
@@ -185,8 +189,16 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         await serve(context, settings.host, settings.port, stop)
     finally:
         await gateway.stop()
+        await close_sidecars(list(context.sidecars.values()))
         await db.close()
         await bus.close()
+
+
+async def close_sidecars(sidecars: Any) -> None:
+    """Remote sidecars hold HTTP sessions: close them so nothing is left half-open."""
+    for sidecar in sidecars or ():
+        with contextlib.suppress(Exception):
+            await sidecar.close()
 
 
 async def _until(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
