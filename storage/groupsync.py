@@ -51,8 +51,6 @@ class GroupSync:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        if self._fd is None:
-            self._fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY)
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -60,6 +58,10 @@ class GroupSync:
             if not batch:
                 continue
             try:
+                # Opened here, inside the try: a root that is gone or not a directory must fail
+                # the waiting writers, never leave them waiting on a task that died.
+                if self._fd is None:
+                    self._fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY)
                 await asyncio.to_thread(syncfs, self._fd)
             except OSError as exc:
                 for future in batch:

@@ -202,11 +202,6 @@ async def _corrupt_and_scrub(stack: Stack, http: aiohttp.ClientSession) -> None:
     assert again.returncode == 0 and "0 missing, 0 corrupt" in again.stdout, again.stdout
 
 
-@pytest.mark.skip(
-    reason="known bug, open in issue 4: under some timings a write to the failed sidecar never "
-    "completes (no error, no straggler outcome logged) and the replicator stops catching up; "
-    "passes with MYCLOUD_LOG_LEVEL=debug, fails about 2 runs in 3 at info level"
-)
 async def test_a_failing_sidecar_loses_nothing_and_is_caught_up_when_it_returns(
     three_sidecars_quorum_two: Stack,
 ) -> None:
