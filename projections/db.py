@@ -257,7 +257,8 @@ _PG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.Ti
 class PostgresConnection:
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        # A pool has the same query methods; each call then takes a connection of its own.
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -299,6 +300,7 @@ class PostgresDatabase:
         self.url = url
         self.schema = schema
         self._pool = pool
+        self._reader = PostgresConnection(pool)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None, max_size: int) -> PostgresDatabase:
@@ -344,23 +346,13 @@ class PostgresDatabase:
             await self._pool.release(conn)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        try:
-            return [dict(r) for r in await self._pool.fetch(_pg_sql(sql), *args)]
-        except _PG_ERRORS as exc:
-            raise _pg_error(exc) from exc
+        return await self._reader.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        try:
-            row = await self._pool.fetchrow(_pg_sql(sql), *args)
-        except _PG_ERRORS as exc:
-            raise _pg_error(exc) from exc
-        return None if row is None else dict(row)
+        return await self._reader.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        try:
-            return await self._pool.fetchval(_pg_sql(sql), *args)
-        except _PG_ERRORS as exc:
-            raise _pg_error(exc) from exc
+        return await self._reader.fetchval(sql, *args)
 
     async def close(self) -> None:
         await self._pool.close()
