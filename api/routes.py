@@ -182,14 +182,9 @@ async def put_object(request: web.Request) -> web.Response:
     command = PutObject(
         bucket=bucket,
         key=key,
-        blob_id=upload.blob_id,
-        size=upload.size,
-        md5=upload.md5,
-        sha256=upload.sha256,
         content_type=request.headers.get("Content-Type") or "application/octet-stream",
         metadata=metadata,
-        inline=upload.inline,
-        chunks=upload.chunks,
+        **upload.fields(),
     )
     try:
         outcome = await run(request, command, cid)

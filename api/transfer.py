@@ -38,6 +38,17 @@ class Upload:
     inline: bytes | None = None
     chunks: list[int] = field(default_factory=list)
 
+    def fields(self) -> dict[str, Any]:
+        """What a PutObject or UploadPart command says about the stored bytes."""
+        return {
+            "blob_id": self.blob_id,
+            "size": self.size,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "inline": self.inline,
+            "chunks": self.chunks,
+        }
+
 
 async def receive(
     request: web.Request,

@@ -86,13 +86,8 @@ async def put_object(request: web.Request) -> web.Response:
     command = PutObject(
         bucket=request["bucket"],
         key=request["key"],
-        blob_id=upload.blob_id,
-        size=upload.size,
-        md5=upload.md5,
-        sha256=upload.sha256,
-        inline=upload.inline,
-        chunks=upload.chunks,
         checksums=checksums,
+        **upload.fields(),
         **fields,
     )
     try:

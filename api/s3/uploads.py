@@ -92,13 +92,8 @@ async def upload_part(request: web.Request) -> web.Response:
                 key=request["key"],
                 upload_id=request.query["uploadId"],
                 part_number=number,
-                blob_id=upload.blob_id,
-                size=upload.size,
-                md5=upload.md5,
-                sha256=upload.sha256,
-                inline=upload.inline,
-                chunks=upload.chunks,
                 checksums=checksums,
+                **upload.fields(),
             ),
         )
     except ApiError as exc:
