@@ -19,7 +19,6 @@ import orjson
 import structlog
 
 from bus import subjects
-from bus.errors import BusUnavailable
 from bus.log import Bus
 from events.envelope import Envelope, Message
 from projections import queries
@@ -126,14 +125,6 @@ class Gateway:
         if cps and min(cps.values()) < int(row["seq"]):
             return None  # a projection is being rebuilt and has not reached it yet
         return _outcome(row)
-
-    async def wait_until_projected(self, seq: int) -> None:
-        """For reads that must reflect a known sequence."""
-        deadline = time.monotonic() + self.timeout
-        while self.checkpoint < seq:
-            if time.monotonic() > deadline:
-                raise BusUnavailable(f"read models have not reached sequence {seq}")
-            await asyncio.sleep(0.01)
 
 
 def _outcome(item: dict[str, Any]) -> Outcome:

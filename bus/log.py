@@ -159,10 +159,6 @@ class CommandQueue:
             return []
         return [Delivery(m) for m in msgs]
 
-    async def pending(self) -> int:
-        info = await self._retry(self._sub.consumer_info)
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
-
 
 class Bus:
     def __init__(self, nc: Client, *, retry_for: float = 15.0) -> None:
