@@ -202,10 +202,6 @@ async def _corrupt_and_scrub(stack: Stack, http: aiohttp.ClientSession) -> None:
     assert again.returncode == 0 and "0 missing, 0 corrupt" in again.stdout, again.stdout
 
 
-@pytest.mark.skip(
-    reason="flaky, open in issue 4: after the failed sidecar returns the replicator sometimes "
-    "stops catching up within 90 s (the group-commit hang fix helped but did not cure it)"
-)
 async def test_a_failing_sidecar_loses_nothing_and_is_caught_up_when_it_returns(
     three_sidecars_quorum_two: Stack,
 ) -> None:
@@ -217,13 +213,14 @@ async def test_a_failing_sidecar_loses_nothing_and_is_caught_up_when_it_returns(
 async def _fail_and_return(stack: Stack, http: aiohttp.ClientSession) -> None:
     bucket = await make_bucket(http)
     await put(http, bucket, "before", SMALL)
-    # W=2 of 3: the third may be recorded a moment later, by the replicator.
-    await eventually(lambda: read_model(stack, bucket, "before")[1] == ["d1", "d2", "d3"])
+    # W=2 of 3: the third may be recorded a moment later, by the replicator. Replica sets are
+    # listed in the order the copies landed, so they are compared as sets.
+    await eventually(lambda: sorted(read_model(stack, bucket, "before")[1]) == ["d1", "d2", "d3"])
 
     fail(stack, "d3")
     await put(http, bucket, "small", SMALL)  # two healthy sidecars still make the quorum
     await put(http, bucket, "big", BIG)
-    assert read_model(stack, bucket, "small")[1] == ["d1", "d2"]
+    assert sorted(read_model(stack, bucket, "small")[1]) == ["d1", "d2"]
     assert await get(http, bucket, "big") == BIG
     status = mycloud(stack, "status")
     assert status.returncode == 1, status.stdout
