@@ -142,7 +142,15 @@ async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
     ):
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, host, p, reuse_address=True, backlog=1024).start()
+        await web.TCPSite(
+            runner,
+            host,
+            p,
+            reuse_address=True,
+            # Several API workers share the ports; the kernel spreads connections over them.
+            reuse_port=c.settings.effective_api_workers > 1,
+            backlog=1024,
+        ).start()
         runners.append(runner)
         log.info("api.listening", endpoint=name, url=f"http://{host}:{p}")
     try:

@@ -39,8 +39,9 @@ class IdentityStore:
 
     async def lookup(self, access_key_id: str) -> Identity | None:
         if access_key_id == self.root.access_key_id:
-            return Identity(access_key_id, self.root.secret_access_key, "root", ROOT_ARN,
-                            ACCOUNT, True)
+            return Identity(
+                access_key_id, self.root.secret_access_key, "root", ROOT_ARN, ACCOUNT, True
+            )
         row = await iam_queries.find_access_key(self.db, access_key_id)
         if row is None or row["status"] != "Active":
             return None

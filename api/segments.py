@@ -42,7 +42,8 @@ READ_CHUNK = 1024 * 1024
 @dataclass
 class Segment:
     """One blob of an object, and the replica a download reads it from: a local file (sent with
-    sendfile), the verified bytes of a small remote blob, or a remote blob streamed with get()."""
+    sendfile), the verified bytes of a small blob (read once, hashed, sent from memory), or a
+    remote blob streamed with get()."""
 
     blob_id: str
     size: int
@@ -93,12 +94,14 @@ class Segment:
         if stat.st_size != self.size:
             return self._bad(sidecar.name, f"size {stat.st_size} != {self.size}")
         if verify and self._hashable:
-            digest = (
-                _sha256_file(path)
-                if on_loop and self.size <= VERIFY_INLINE
-                else await asyncio.to_thread(_sha256_file, path)
-            )
-            if digest != self.sha256:
+            if on_loop and self.size <= VERIFY_INLINE:
+                # Read once: the bytes that were verified are the bytes sent (no second open,
+                # no thread hops, and no window for the file to change in between).
+                data = _read_file(path)
+                if hashlib.sha256(data).hexdigest() != self.sha256:
+                    return self._bad(sidecar.name, "sha256 mismatch")
+                self.data = data
+            elif await asyncio.to_thread(_sha256_file, path) != self.sha256:
                 return self._bad(sidecar.name, "sha256 mismatch")
         self.path = path
         return True
@@ -150,6 +153,11 @@ async def segments(
             return None
         found.append(segment)
     return found
+
+
+def _read_file(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _sha256_file(path: Path) -> str:

@@ -41,22 +41,50 @@ def main() -> None:
 @data_dir_option
 @click.option("--host", default=None, help="API listen address (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Native JSON API port (default 9080).")
-@click.option("--aws-port", type=int, default=None,
-              help="AWS-compatible (S3) endpoint port (default 9000).")
-@click.option("--nats-cluster", "nats_nodes", type=click.IntRange(min=1), default=1,
-              show_default=True, metavar="N",
-              help="Run the embedded NATS as an N-node JetStream cluster on loopback "
-              "(3: streams get 3 replicas and survive the loss of a node).")
-@click.option("--roles", default=None, metavar="LIST",
-              help="Comma-separated roles to run here (default: all of projector, handler-s3, "
-              "handler-iam, api). With $MYCLOUD_NATS_URL set no NATS is started either, so "
-              "stacks compose: e.g. --roles api,handler-s3 against a shared cluster.")
-def up(data_dir: Path | None, host: str | None, port: int | None, aws_port: int | None,
-       nats_nodes: int, roles: str | None) -> None:
+@click.option(
+    "--aws-port", type=int, default=None, help="AWS-compatible (S3) endpoint port (default 9000)."
+)
+@click.option(
+    "--nats-cluster",
+    "nats_nodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Run the embedded NATS as an N-node JetStream cluster on loopback "
+    "(3: streams get 3 replicas and survive the loss of a node).",
+)
+@click.option(
+    "--roles",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated roles to run here (default: all of projector, handler-s3, "
+    "handler-iam, api). With $MYCLOUD_NATS_URL set no NATS is started either, so "
+    "stacks compose: e.g. --roles api,handler-s3 against a shared cluster.",
+)
+@click.option(
+    "--api-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="API processes sharing the two ports (default: $MYCLOUD_API_WORKERS, else one per "
+    "CPU, at most 4; 0 means that default).",
+)
+def up(
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    aws_port: int | None,
+    nats_nodes: int,
+    roles: str | None,
+    api_workers: int | None,
+) -> None:
     """Start the whole stack: nats-server, projector, handlers and API, supervised."""
     from mycloud.supervisor import ROLES, Supervisor, parse_roles
 
-    settings = settings_from(data_dir=data_dir, host=host, port=port, aws_port=aws_port)
+    settings = settings_from(
+        data_dir=data_dir, host=host, port=port, aws_port=aws_port, api_workers=api_workers
+    )
     try:
         chosen = parse_roles(roles) if roles is not None else ROLES
     except ValueError as exc:
@@ -153,8 +181,12 @@ def scrub(data_dir: Path | None, repair: bool) -> None:
 
 
 @main.command("storage-node")
-@click.option("--data-dir", type=click.Path(path_type=Path), required=True,
-              help="Where this node keeps its blobs.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where this node keeps its blobs.",
+)
 @click.option("--port", type=int, required=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option(
@@ -188,8 +220,9 @@ def storage_node(data_dir: Path, port: int, host: str, credentials: Path | None)
 @click.option("--bucket", default=None, help="Only what touched this bucket.")
 @click.option("--since", default=None, help="Only from this time on (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def audit(data_dir: Path | None, actor: str | None, bucket: str | None, since: str | None,
-          as_json: bool) -> None:
+def audit(
+    data_dir: Path | None, actor: str | None, bucket: str | None, since: str | None, as_json: bool
+) -> None:
     """Who did what, when: every change and every refusal, from the log."""
     import json
 

@@ -5,6 +5,7 @@ The defaults run everything embedded under one data directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     """Largest object a single PUT accepts (5 TiB, as S3)."""
     stream_replicas: int = 1
     """JetStream replicas for every stream: 1 embedded, 3 in a cluster."""
+    api_workers: int = 0
+    """API processes sharing the two ports (SO_REUSEPORT spreads connections over them); 0: one
+    per CPU, at most 4. One Python process serves small GETs on one core only."""
     handler_concurrency: int = 64
     """Commands one handler process works on at once."""
     log_format: Literal["console", "json"] = "console"
@@ -56,6 +60,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'projections.db'}"
+
+    @property
+    def effective_api_workers(self) -> int:
+        return self.api_workers if self.api_workers > 0 else max(1, min(os.cpu_count() or 1, 4))
 
     @property
     def credentials_path(self) -> Path:

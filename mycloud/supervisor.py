@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,16 @@ def parse_roles(text: str) -> tuple[str, ...]:
     if not wanted:
         raise ValueError(f"no role given (known: {', '.join(ROLES)})")
     return tuple(r for r in ROLES if r in wanted)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the API binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -138,7 +149,7 @@ class Supervisor:
             url = s.nats_url or ",".join(n.url for n in servers)
             (self.run_dir / "nats.url").write_text(url + "\n")
             asyncio.run(self._ensure_streams(url))
-            children = [self._child(role, url) for role in self.roles]
+            children = [c for role in self.roles for c in self._children(role, url)]
             for child in children:
                 child.start()
             endpoint = f"http://{s.host}:{s.port}"
@@ -169,8 +180,8 @@ class Supervisor:
                 child.stop()
             for server in servers:
                 server.stop()
-            for role in self.roles:
-                (self.run_dir / f"{role}.pid").unlink(missing_ok=True)
+            for child in children:
+                child.pid_path.unlink(missing_ok=True)
             for name in self._nats_names(len(servers)):
                 (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
             self.say("MyCloud stopped.")
@@ -183,6 +194,12 @@ class Supervisor:
             return "no role to run"
         if self.nats_nodes != 1 and s.nats_url:
             return "--nats-cluster runs an embedded cluster; MYCLOUD_NATS_URL names another one"
+        if "api" in self.roles and self.settings.effective_api_workers > 1:
+            # The workers share their ports (SO_REUSEPORT), which would also let them share a
+            # port with another stack's workers: make sure nobody holds them yet.
+            for port in (self.settings.port, self.settings.aws_port):
+                if not port_is_free(self.settings.host, port):
+                    return f"port {port} on {self.settings.host} is already in use"
         if self.nats_nodes == 2:
             return "a 2-node NATS cluster stops when either node does: use 3 (or 1)"
         # A log lives in one place. Switching an existing data dir to the other layout would start
@@ -270,6 +287,28 @@ class Supervisor:
     def _write_pid(self, name: str, server: NatsServer) -> None:
         if server.process is not None:
             (self.run_dir / f"{name}.pid").write_text(f"{server.process.pid}\n")
+
+    def _children(self, role: str, url: str) -> list[Child]:
+        """The role's processes: one, or for the API one per worker (``api``, ``api-2``, ...),
+        all serving the same ports."""
+        first = self._child(role, url)
+        if role != "api":
+            return [first]
+        workers = self.settings.effective_api_workers
+        first.env["MYCLOUD_API_WORKERS"] = str(workers)
+        more = []
+        for i in range(2, workers + 1):
+            name = f"api-{i}"
+            more.append(
+                Child(
+                    name=name,
+                    argv=first.argv,
+                    env=first.env,
+                    log_path=first.log_path.with_name(f"{name}.log"),
+                    pid_path=self.run_dir / f"{name}.pid",
+                )
+            )
+        return [first, *more]
 
     def _child(self, role: str, url: str) -> Child:
         s = self.settings

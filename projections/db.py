@@ -99,29 +99,37 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
 
 
 class SqliteConnection:
-    """One aiosqlite connection (its own thread) speaking the shared dialect."""
+    """The writer connection, speaking the shared dialect.
+
+    Statements run inline on the event loop's thread, like the reader's: a projection's batch is
+    a few dozen point updates of tens of microseconds each, and a hop to a worker thread per
+    statement cost more than the statements (the projector spent most of its CPU handing work
+    over). Only what can wait runs on aiosqlite's thread (``SqliteDatabase.transaction``): taking
+    the write lock, which may wait for another process, and the commit, which may checkpoint.
+    Both never run at the same time: the database's lock serialises transactions."""
 
     dialect: Dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+        self._aio = conn
+        # aiosqlite's own sqlite3 connection, opened with check_same_thread=False.
+        self._conn: sqlite3.Connection = conn._conn
 
     async def execute(self, sql: str, *args: Any) -> None:
         try:
-            await self._conn.execute_fetchall(_sqlite_sql(sql), args)
+            self._conn.execute(_sqlite_sql(sql), args)
         except sqlite3.Error as exc:
             raise _sqlite_error(exc) from exc
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         try:
-            await self._conn.executemany(_sqlite_sql(sql), args)
+            self._conn.executemany(_sqlite_sql(sql), args)
         except sqlite3.Error as exc:
             raise _sqlite_error(exc) from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
-            rows = await self._conn.execute_fetchall(_sqlite_sql(sql), args)
-            return cast(list[Row], rows)
+            return cast(list[Row], self._conn.execute(_sqlite_sql(sql), args).fetchall())
         except sqlite3.Error as exc:
             raise _sqlite_error(exc) from exc
 
@@ -131,6 +139,16 @@ class SqliteConnection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return _first(await self.fetchrow(sql, *args))
+
+    async def off_loop(self, sql: str) -> None:
+        """A statement that may block (waiting for a lock, checkpointing), on a worker thread."""
+        try:
+            await self._aio.execute_fetchall(sql)
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    async def close(self) -> None:
+        await self._aio.close()
 
 
 class InlineReader:
@@ -143,8 +161,9 @@ class InlineReader:
     dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                     cached_statements=256)
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
         self._conn.row_factory = _dict_row
         self._conn.execute("PRAGMA busy_timeout = 10000")
         self._conn.execute("PRAGMA query_only = 1")
@@ -182,7 +201,9 @@ class SqliteDatabase:
     async def open(cls, url: str, *, readers: int) -> SqliteDatabase:
         path = Path(url.removeprefix("sqlite://"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn = await aiosqlite.connect(
+            path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
         try:
             conn.row_factory = _dict_row  # type: ignore[assignment]
             # Read models are rebuildable from the log, so NORMAL (no fsync per commit) is
@@ -201,10 +222,10 @@ class SqliteDatabase:
         async with self._lock:
             # IMMEDIATE takes the write lock up front, so concurrent projectors (other processes)
             # serialise on BEGIN rather than failing with SQLITE_BUSY at the first write.
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await self._writer.off_loop("BEGIN IMMEDIATE")
             try:
                 yield self._writer
-                await self._writer.execute("COMMIT")
+                await self._writer.off_loop("COMMIT")
             except BaseException:
                 # SQLite may already have rolled back on its own (disk full, interrupt)
                 with suppress(DatabaseError):
@@ -222,7 +243,7 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         self._reader.close()
-        await self._writer._conn.close()
+        await self._writer.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -86,8 +86,9 @@ async def put_versioning(request: web.Request) -> web.Response:
 async def get_policy(request: web.Request) -> web.Response:
     row = await existing_bucket(request)
     if not row.get("policy"):
-        raise ApiError("NoSuchBucketPolicy", "The bucket policy does not exist",
-                       bucketName=request["bucket"])
+        raise ApiError(
+            "NoSuchBucketPolicy", "The bucket policy does not exist", bucketName=request["bucket"]
+        )
     return web.Response(body=row["policy"].encode(), content_type="application/json")
 
 
