@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -135,6 +136,10 @@ def build_app(c: Context) -> web.Application:
 async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
     from api.s3.service import build_s3_app
 
+    # Under `mycloud up` the supervisor opened the ports and every API worker accepts from them.
+    inherited = [
+        socket.socket(fileno=int(fd)) for fd in c.settings.api_sockets.split(",") if fd.strip()
+    ]
     runners = []
     for app, p, name in (
         (build_app(c), port, "api"),
@@ -142,15 +147,11 @@ async def serve(c: Context, host: str, port: int, stop: asyncio.Event) -> None:
     ):
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(
-            runner,
-            host,
-            p,
-            reuse_address=True,
-            # Several API workers share the ports; the kernel spreads connections over them.
-            reuse_port=c.settings.effective_api_workers > 1,
-            backlog=1024,
-        ).start()
+        if inherited:
+            site: web.BaseSite = web.SockSite(runner, inherited.pop(0))
+        else:
+            site = web.TCPSite(runner, host, p, reuse_address=True, backlog=1024)
+        await site.start()
         runners.append(runner)
         log.info("api.listening", endpoint=name, url=f"http://{host}:{p}")
     try:

@@ -11,6 +11,8 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import os
+import select
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -287,13 +289,50 @@ class BlobResponse(web.StreamResponse):
             transport = request.transport
             if transport is None:
                 raise ConnectionResetError("connection lost")
+            await writer.drain()
             try:
-                await writer.drain()
                 await request._loop.sendfile(transport, fobj, offset, count)
-            except NotImplementedError:
-                await _copy(writer, fobj, offset, count)
+            except NotImplementedError:  # uvloop has no loop.sendfile: do it on a thread
+                sock = transport.get_extra_info("socket")
+                if sock is None:
+                    await _copy(writer, fobj, offset, count)
+                else:
+                    await _sendfile(sock.fileno(), fobj.fileno(), offset, count)
         finally:
             fobj.close()
+
+
+SENDFILE_STALL = 60.0
+"""Seconds a download may make no progress (a client that stopped reading) before it is cut."""
+
+
+async def _sendfile(sock_fd: int, file_fd: int, offset: int, count: int) -> None:
+    """Kernel-to-kernel copy from the file to the connection's socket, on a worker thread.
+
+    The event loop has written everything before (the caller drained it) and writes nothing
+    until this returns. The socket is duplicated first: should the connection be closed
+    meanwhile, its number cannot be reused under the thread for another file."""
+    out = os.dup(sock_fd)
+    try:
+        await asyncio.to_thread(_sendfile_blocking, out, file_fd, offset, count)
+    finally:
+        os.close(out)
+
+
+def _sendfile_blocking(out: int, file_fd: int, offset: int, count: int) -> None:
+    poller = select.poll()
+    poller.register(out, select.POLLOUT)
+    while count > 0:
+        try:
+            sent = os.sendfile(out, file_fd, offset, min(count, 1 << 30))
+        except BlockingIOError:
+            if not poller.poll(SENDFILE_STALL * 1000):
+                raise ConnectionResetError("the client stopped reading") from None
+            continue
+        if sent == 0:
+            raise ConnectionResetError("the file ended early")
+        offset += sent
+        count -= sent
 
 
 async def _copy(writer: Any, fobj: IO[bytes], offset: int, count: int) -> None:

@@ -67,8 +67,8 @@ def main() -> None:
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="API processes sharing the two ports (default: $MYCLOUD_API_WORKERS, else one per "
-    "CPU, at most 4; 0 means that default).",
+    help="API processes serving the two ports (default: $MYCLOUD_API_WORKERS, else one per "
+    "two CPUs, at most 4; 0 means that default).",
 )
 def up(
     data_dir: Path | None,

@@ -38,6 +38,13 @@ class Liveness:
 
         await bus.listen(f"{PREFIX}.>", on_beat)
 
+    async def settle(self, timeout: float = INTERVAL * 1.5) -> None:
+        """Wait (briefly) to hear every required role, so that a worker that just started does
+        not call a healthy stack unhealthy: a heartbeat comes every INTERVAL."""
+        deadline = time.monotonic() + timeout
+        while not all(self.status().values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
     def status(self) -> dict[str, bool]:
         now = time.monotonic()
         return {r: now - self.seen.get(r, -1e9) < STALE_AFTER for r in self.required}

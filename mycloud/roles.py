@@ -176,6 +176,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     await gateway.start()
     liveness = heartbeat.Liveness(required_roles())
     await liveness.start(bus)
+    await liveness.settle()  # before taking connections from the shared ports
     context = Context(
         settings=settings,
         bus=bus,

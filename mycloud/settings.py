@@ -50,8 +50,13 @@ class Settings(BaseSettings):
     stream_replicas: int = 1
     """JetStream replicas for every stream: 1 embedded, 3 in a cluster."""
     api_workers: int = 0
-    """API processes sharing the two ports (SO_REUSEPORT spreads connections over them); 0: one
-    per CPU, at most 4. One Python process serves small GETs on one core only."""
+    """API processes serving the two ports (``mycloud up`` opens one listening socket per worker
+    and port with SO_REUSEPORT, so the kernel spreads connections evenly); 0: one per two CPUs
+    (the other half is left to NATS, the handlers and the projector), at least 1, at most 4.
+    One Python process serves on one core only."""
+    api_sockets: str = ""
+    """Set by ``mycloud up`` for each API worker: its inherited listening sockets' descriptors
+    (native API, then S3). Unset, ``mycloud api`` opens the ports itself."""
     handler_concurrency: int = 64
     """Commands one handler process works on at once."""
     log_format: Literal["console", "json"] = "console"
@@ -63,7 +68,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_api_workers(self) -> int:
-        return self.api_workers if self.api_workers > 0 else max(1, min(os.cpu_count() or 1, 4))
+        return (
+            self.api_workers if self.api_workers > 0 else max(1, min((os.cpu_count() or 1) // 2, 4))
+        )
 
     @property
     def credentials_path(self) -> Path:

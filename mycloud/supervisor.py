@@ -45,14 +45,30 @@ def parse_roles(text: str) -> tuple[str, ...]:
     return tuple(r for r in ROLES if r in wanted)
 
 
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the API binds
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on one port, one per API worker (SO_REUSEPORT: the kernel
+    spreads new connections evenly over them). The supervisor keeps them open across worker
+    restarts, so connections that reach a dead worker's socket wait for its successor instead
+    of being refused or reset. A plain bind first makes sure nobody else listens there: a port
+    shared with another stack would silently split its traffic."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 @dataclass
@@ -67,6 +83,8 @@ class Child:
     backoff: float = 0.2
     restarts: int = 0
     exited_at: float | None = None
+    pass_fds: tuple[int, ...] = ()
+    """Inherited descriptors: the API's listening sockets."""
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -76,6 +94,7 @@ class Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                pass_fds=self.pass_fds,
             )
         self.started = time.monotonic()
         self.exited_at = None
@@ -104,6 +123,7 @@ class Supervisor:
     nats_nodes: int = 1
     """Embedded NATS servers: 1, or a cluster of 3 or more (ignored with MYCLOUD_NATS_URL)."""
     _stopping: bool = False
+    _listeners: list[socket.socket] = field(default_factory=list)
 
     @property
     def run_dir(self) -> Path:
@@ -138,6 +158,9 @@ class Supervisor:
             self.say(f"error: another `mycloud up` is already running on {s.data_dir}")
             return 1
         root, created = credentials.ensure_root(s.credentials_path)
+        if "api" in self.roles and (problem := self._listen()):
+            self.say(f"error: {problem}")
+            return 2
         # From here on a stop request only sets a flag, so whatever was started gets stopped.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -180,12 +203,29 @@ class Supervisor:
                 child.stop()
             for server in servers:
                 server.stop()
+            for sock in self._listeners:
+                sock.close()
             for child in children:
                 child.pid_path.unlink(missing_ok=True)
             for name in self._nats_names(len(servers)):
                 (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
             self.say("MyCloud stopped.")
         return 0
+
+    def _listen(self) -> str | None:
+        """Open the API's two ports here, once, for the API workers to inherit: ``_listeners``
+        holds each worker's (native, S3) pair in turn."""
+        s = self.settings
+        workers = s.effective_api_workers
+        for port in (s.port, s.aws_port):
+            try:
+                self._listeners.extend(listening_sockets(s.host, port, workers))
+            except OSError as exc:
+                for sock in self._listeners:
+                    sock.close()
+                self._listeners.clear()
+                return f"cannot listen on {s.host}:{port}: {exc.strerror or exc}"
+        return None
 
     def _check(self) -> str | None:
         """Why this configuration must not start, if it must not."""
@@ -194,12 +234,6 @@ class Supervisor:
             return "no role to run"
         if self.nats_nodes != 1 and s.nats_url:
             return "--nats-cluster runs an embedded cluster; MYCLOUD_NATS_URL names another one"
-        if "api" in self.roles and self.settings.effective_api_workers > 1:
-            # The workers share their ports (SO_REUSEPORT), which would also let them share a
-            # port with another stack's workers: make sure nobody holds them yet.
-            for port in (self.settings.port, self.settings.aws_port):
-                if not port_is_free(self.settings.host, port):
-                    return f"port {port} on {self.settings.host} is already in use"
         if self.nats_nodes == 2:
             return "a 2-node NATS cluster stops when either node does: use 3 (or 1)"
         # A log lives in one place. Switching an existing data dir to the other layout would start
@@ -295,20 +329,22 @@ class Supervisor:
         if role != "api":
             return [first]
         workers = self.settings.effective_api_workers
-        first.env["MYCLOUD_API_WORKERS"] = str(workers)
-        more = []
-        for i in range(2, workers + 1):
-            name = f"api-{i}"
-            more.append(
+        native, aws = self._listeners[:workers], self._listeners[workers:]
+        children = []
+        for i in range(workers):
+            name = "api" if i == 0 else f"api-{i + 1}"
+            fds = (native[i].fileno(), aws[i].fileno())
+            children.append(
                 Child(
                     name=name,
                     argv=first.argv,
-                    env=first.env,
+                    env={**first.env, "MYCLOUD_API_SOCKETS": f"{fds[0]},{fds[1]}"},
                     log_path=first.log_path.with_name(f"{name}.log"),
                     pid_path=self.run_dir / f"{name}.pid",
+                    pass_fds=fds,
                 )
             )
-        return [first, *more]
+        return children
 
     def _child(self, role: str, url: str) -> Child:
         s = self.settings
