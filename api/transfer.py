@@ -76,19 +76,18 @@ async def receive(
     if declared is not None and declared > max_size:
         raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
     upload = Upload(blob_id=new_id().hex)
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    digests = _Digests()
     buffer = bytearray()
     pending: list[asyncio.Task[int]] = []
 
     async def flush(data: bytes) -> None:
         while len(pending) >= IN_FLIGHT:
             upload.chunks.append(await pending.pop(0))
+        digests.feed(data)
         pending.append(asyncio.create_task(bus.put_chunk(upload.blob_id, data)))
 
     try:
         async for data in pieces:
-            md5.update(data)
-            sha.update(data)
             if observe is not None:
                 observe(data)
             upload.size += len(data)
@@ -96,24 +95,26 @@ async def receive(
                 raise ApiError("EntityTooLarge", f"Objects are at most {max_size} bytes.")
             buffer += data
             if len(buffer) >= chunk_size and upload.size > inline_max:
-                await flush(bytes(buffer[:chunk_size]))
+                await flush(bytes(memoryview(buffer)[:chunk_size]))
                 del buffer[:chunk_size]
         if declared is not None and upload.size != declared:
             raise ApiError("IncompleteBody", resource=request.path)
         if upload.size <= inline_max and not pending and not upload.chunks:
             upload.inline = bytes(buffer)
+            digests.feed(upload.inline)
         elif buffer:
             await flush(bytes(buffer))
         for task in pending:
             upload.chunks.append(await task)
         pending.clear()
+        md5 = await digests.result()
     except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError) as exc:
-        await _abandon(bus, upload, pending)
+        await _abandon(bus, upload, pending, digests)
         raise ApiError("IncompleteBody", f"The request body ended early: {exc}") from exc
     except BaseException:
-        await _abandon(bus, upload, pending)
+        await _abandon(bus, upload, pending, digests)
         raise
-    upload.md5, upload.sha256 = md5.hexdigest(), sha.hexdigest()
+    upload.md5, upload.sha256 = md5.hexdigest(), digests.sha.hexdigest()
     expected_md5 = request.headers.get("Content-MD5")
     if expected_md5 is not None:
         try:
@@ -131,7 +132,50 @@ async def receive(
     return upload
 
 
-async def _abandon(bus: Bus, upload: Upload, pending: list[asyncio.Task[int]]) -> None:
+HASH_ON_LOOP = 64 * 1024
+"""Bodies up to this size are hashed on the event loop; bigger chunks on a thread (hashlib
+releases the GIL), in order, while the next bytes arrive and earlier chunks go to the log."""
+
+
+class _Digests:
+    """MD5 and SHA-256 of an upload, fed chunk by chunk in order."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha = hashlib.sha256()
+        self._last: asyncio.Future[None] | None = None
+
+    def _update(self, data: bytes) -> None:
+        self.md5.update(data)
+        self.sha.update(data)
+
+    def feed(self, data: bytes) -> None:
+        if len(data) <= HASH_ON_LOOP and self._last is None:
+            self._update(data)
+            return
+        self._last = asyncio.ensure_future(self._after(self._last, data))
+
+    async def _after(self, previous: asyncio.Future[None] | None, data: bytes) -> None:
+        if previous is not None:
+            await previous
+        await asyncio.to_thread(self._update, data)
+
+    async def result(self) -> Any:
+        """The MD5 object once every chunk fed is hashed (the SHA-256 is ``sha``)."""
+        if self._last is not None:
+            await self._last
+        return self.md5
+
+    async def cancel(self) -> None:
+        if self._last is not None:
+            with contextlib.suppress(BaseException):
+                await self._last
+
+
+async def _abandon(
+    bus: Bus, upload: Upload, pending: list[asyncio.Task[int]], digests: _Digests
+) -> None:
+    await digests.cancel()  # let a hashing thread finish before the upload is dropped
     for task in pending:
         with contextlib.suppress(BaseException):
             upload.chunks.append(await task)

@@ -85,12 +85,20 @@ class DiskSidecar:
         try:
             pending = b""
             async for chunk in chunks:
-                digest.update(chunk)
                 size += len(chunk)
                 pending += chunk
                 if len(pending) >= READ_CHUNK:
-                    await self._io(_write_all, fd, pending, nbytes=len(pending), abandon=abandon)
+                    await self._io(
+                        _write_out,
+                        fd,
+                        pending,
+                        size - len(pending),
+                        digest,
+                        nbytes=len(pending),
+                        abandon=abandon,
+                    )
                     pending = b""
+            digest.update(pending)
             got = digest.hexdigest()
             if sha256 is not None and got != sha256:
                 raise DigestMismatch(f"{self.name}: blob {blob_id} sha256 {got} != {sha256}")
@@ -256,6 +264,15 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _write_out(fd: int, data: bytes, offset: int, digest: Any) -> None:
+    """Hash and write the next piece of a big blob (off the event loop: hashlib lets go of the
+    GIL), and start its writeback: disk writes overlap with receiving the rest, and the closing
+    fsync is short."""
+    digest.update(data)
+    _write_all(fd, data)
+    groupsync.start_writeback(fd, offset, len(data))
 
 
 def _finish(fd: int, tail: bytes, tmp: Path, final: Path, *, durable: bool = True) -> None:
