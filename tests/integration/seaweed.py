@@ -37,8 +37,10 @@ def weed_binary() -> str:
     return found
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports whose +GRPC_OFFSET twins are free too."""
+def free_ports(count: int, twin_offset: int = GRPC_OFFSET) -> list[int]:
+    """``count`` distinct free loopback ports; with ``twin_offset``, port + offset is free too.
+
+    All sockets stay bound until every port is chosen, so no port is handed out twice."""
     held: list[socket.socket] = []
     ports: list[int] = []
     try:
@@ -47,20 +49,78 @@ def free_ports(count: int) -> list[int]:
             s.bind(("127.0.0.1", 0))
             held.append(s)
             port = s.getsockname()[1]
-            if port + GRPC_OFFSET > 65535:
-                continue
-            twin = socket.socket()
-            try:
-                twin.bind(("127.0.0.1", port + GRPC_OFFSET))
-            except OSError:
-                twin.close()
-                continue
-            held.append(twin)
+            if twin_offset:
+                if port + twin_offset > 65535:
+                    continue
+                twin = socket.socket()
+                try:
+                    twin.bind(("127.0.0.1", port + twin_offset))
+                except OSError:
+                    twin.close()
+                    continue
+                held.append(twin)
             ports.append(port)
     finally:
         for s in held:
             s.close()
     return ports
+
+
+def identity(workdir: Path, name: str) -> tuple[str, str, Path]:
+    """A fresh S3 key for ``weed mini``: (access key, secret, its ``s3.json``, mode 0600)."""
+    key, secret = "SW" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30)
+    config = {
+        "identities": [
+            {
+                "name": name,
+                "credentials": [{"accessKey": key, "secretKey": secret}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    s3_json = workdir / "s3.json"
+    s3_json.write_text(json.dumps(config))
+    s3_json.chmod(0o600)
+    return key, secret, s3_json
+
+
+def mini_argv(weed: str, workdir: Path, s3_json: Path) -> tuple[list[str], int]:
+    """The ``weed mini`` command line (loopback only, everything under ``workdir``, unused
+    components off) and its S3 port."""
+    for sub in ("data", "logs", "admin"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    master, volume, filer, s3, admin = free_ports(5)
+    argv = [
+        weed,
+        f"-logdir={workdir / 'logs'}",
+        "mini",
+        # -ip alone still binds 0.0.0.0, and its default is a LAN address: pin both.
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={workdir / 'data'}",
+        f"-s3.config={s3_json}",
+        "-master.telemetry=false",  # no phoning home
+        # Components nobody here uses: fewer ports, fewer goroutines competing for CPU.
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-volume.preStopSeconds=0",  # it would wait 10 s at SIGTERM for nothing
+        f"-admin.dataDir={workdir / 'admin'}",
+        f"-admin.port={admin}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master + GRPC_OFFSET}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume + GRPC_OFFSET}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer + GRPC_OFFSET}",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3 + GRPC_OFFSET}",
+        # Unix sockets default to /tmp/seaweedfs-*-<port>.sock: keep them in our directory.
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
+    ]
+    return argv, s3
 
 
 @dataclass
@@ -74,51 +134,9 @@ class Seaweed:
     @classmethod
     def start(cls, workdir: Path, timeout: float = 30.0) -> Seaweed:
         weed = weed_binary()
-        for sub in ("data", "logs", "admin"):
-            (workdir / sub).mkdir(parents=True, exist_ok=True)
-        key, secret = "SW" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
-        identity = {
-            "identities": [
-                {
-                    "name": "mycloud-test",
-                    "credentials": [{"accessKey": key, "secretKey": secret}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
-            ]
-        }
-        s3_json = workdir / "s3.json"
-        s3_json.write_text(json.dumps(identity))
-        s3_json.chmod(0o600)
-        master, volume, filer, s3, admin = free_ports(5)
-        argv = [
-            weed,
-            f"-logdir={workdir / 'logs'}",
-            "mini",
-            # -ip alone still binds 0.0.0.0, and its default is a LAN address: pin both.
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-dir={workdir / 'data'}",
-            f"-s3.config={s3_json}",
-            "-master.telemetry=false",  # no phoning home from a test
-            "-webdav=false",
-            "-admin.ui=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-volume.preStopSeconds=0",  # it would wait 10 s at SIGTERM for nothing
-            f"-admin.dataDir={workdir / 'admin'}",
-            f"-admin.port={admin}",
-            f"-master.port={master}",
-            f"-master.port.grpc={master + GRPC_OFFSET}",
-            f"-volume.port={volume}",
-            f"-volume.port.grpc={volume + GRPC_OFFSET}",
-            f"-filer.port={filer}",
-            f"-filer.port.grpc={filer + GRPC_OFFSET}",
-            f"-s3.port={s3}",
-            f"-s3.port.grpc={s3 + GRPC_OFFSET}",
-            # Unix sockets default to /tmp/seaweedfs-*-<port>.sock: keep them in our directory.
-            f"-filer.localSocket={workdir / 'filer.sock'}",
-            f"-s3.localSocket={workdir / 's3.sock'}",
-        ]
+        workdir.mkdir(parents=True, exist_ok=True)
+        key, secret, s3_json = identity(workdir, "mycloud-test")
+        argv, s3 = mini_argv(weed, workdir, s3_json)
         log = workdir / "weed.out"
         with open(log, "ab") as out:
             process = subprocess.Popen(
