@@ -27,9 +27,15 @@ READ_CHUNK = 1024 * 1024
 T = TypeVar("T")
 
 
+INLINE_WRITE_MAX = 64 * 1024
+"""Small blobs up to this size are written on the event loop (see ``put_bytes``)."""
+
+
 class DiskSidecar:
     kind = "disk"
     local = True
+    writes_inline = True
+    """Small writes may run on the event loop: a local disk answers them from the page cache."""
 
     def __init__(self, name: str, root: Path | str, *, group_commit: bool = True) -> None:
         self.name = name
@@ -123,10 +129,17 @@ class DiskSidecar:
         return Stored(size=size, sha256=got)
 
     async def put_bytes(self, blob_id: str, data: bytes, *, sha256: str | None = None) -> Stored:
-        """The small-object fast path: one thread hop for the write, then a shared flush."""
+        """The small-object fast path: the write, then a shared flush (group commit).
+
+        On a local disk a small write only reaches the page cache (the flush, which waits for
+        the device, runs on a thread): done right here it costs less than a hop to a worker
+        thread and back. Elsewhere (``nas``: a share may hang) it goes through ``_io``."""
         if self._group is None:
             return await self._io(self._put_bytes, blob_id, data, sha256, True, nbytes=len(data))
-        stored = await self._io(self._put_bytes, blob_id, data, sha256, False, nbytes=len(data))
+        if self.writes_inline and len(data) <= INLINE_WRITE_MAX:
+            stored = self._put_bytes(blob_id, data, sha256, False)
+        else:
+            stored = await self._io(self._put_bytes, blob_id, data, sha256, False, nbytes=len(data))
         await self._group.sync()
         return stored
 

@@ -36,6 +36,7 @@ T = TypeVar("T")
 class NasSidecar(DiskSidecar):
     kind = "nas"
     local = True  # ``path`` is readable, but a reader using it directly is not time-bounded
+    writes_inline = False  # every call on a share is time-bounded, on a thread
 
     def __init__(
         self,
