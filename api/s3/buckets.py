@@ -53,7 +53,16 @@ async def create_bucket(request: web.Request) -> web.Response:
     if problem:
         raise ApiError("InvalidBucketName", problem, bucketName=bucket)
     region = s3xml.parse_create_bucket(await request.read()) or "us-east-1"
-    await execute(request, CreateBucket(bucket=bucket, region=region))
+    try:
+        await execute(request, CreateBucket(bucket=bucket, region=region))
+    except ApiError as exc:
+        if exc.code != "BucketAlreadyOwnedByYou" or region != "us-east-1":
+            raise
+        # S3's legacy us-east-1 behaviour: re-creating a bucket you own there succeeds (and
+        # changes nothing); every other region answers 409 BucketAlreadyOwnedByYou.
+        row = await queries.get_bucket(ctx(request).db, bucket)
+        if row is None or row["region"] != "us-east-1":
+            raise
     return web.Response(headers={"Location": f"/{bucket}"})
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from api.authz import authorize
 from api.errors import ApiError
-from api.s3 import sigv4
+from api.s3 import cors, sigv4
 from api.s3 import xml as s3xml
 from api.s3.buckets import BUCKET_OPS, list_buckets
 from api.s3.objects import OBJECT_OPS
@@ -47,6 +47,8 @@ ERROR_FIELDS = {
     "argumentValue": "ArgumentValue",
     "actual_object_size": "ActualObjectSize",
     "range_requested": "RangeRequested",
+    "method": "Method",
+    "resource_type": "ResourceType",
 }
 """ApiError extras that S3 error documents carry, by their XML element name."""
 
@@ -136,6 +138,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     except Exception:
         log.exception("s3.unhandled", path=request.path, method=request.method)
         response = xml_error(request, ApiError("InternalError"))
+    if "Origin" in request.headers and request.method != "OPTIONS":
+        await _cors_headers(request, response)
     response.headers.setdefault("x-amz-request-id", str(request_id))
     response.headers.setdefault("Server", "MyCloud")
     metrics.observe(
@@ -147,7 +151,27 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     return response
 
 
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """A cross-origin request to a bucket gets the CORS headers of the rule it matches, whether
+    it succeeded or not (so the page can read S3's error)."""
+    try:
+        bucket = request["bucket"] if "bucket" in request else locate(request)[0]
+        if bucket is not None:
+            await cors.decorate(request, response, bucket)
+    except ApiError:
+        pass  # an unparsable path names no bucket
+    except Exception:
+        log.exception("s3.cors_headers", path=request.path, method=request.method)
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        # A CORS preflight: browsers send it without credentials, so it is answered before (and
+        # without) authentication, from the bucket's CORS configuration alone.
+        request["op"] = "PreflightRequest"
+        bucket, key = locate(request)
+        request["bucket"], request["key"] = bucket, key
+        return await cors.preflight(request, bucket, key)
     query = request.query
     if sigv4.is_anonymous(query, request.headers):
         # Allowed only where a bucket policy grants it to everyone (Principal "*").
