@@ -80,12 +80,32 @@ _CODES = [
     Code(
         "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
     ),
-    Code("NoSuchEntity", 404, "The request was rejected because it referenced an entity that does not exist."),
-    Code("EntityAlreadyExists", 409, "The request was rejected because it attempted to create a resource that already exists."),
-    Code("DeleteConflict", 409, "The request was rejected because it attempted to delete a resource that has attached subordinate entities."),
-    Code("LimitExceeded", 409, "The request was rejected because it attempted to create resources beyond the current AWS account limits."),
+    Code(
+        "NoSuchEntity",
+        404,
+        "The request was rejected because it referenced an entity that does not exist.",
+    ),
+    Code(
+        "EntityAlreadyExists",
+        409,
+        "The request was rejected because it attempted to create a resource that already exists.",
+    ),
+    Code(
+        "DeleteConflict",
+        409,
+        "The request was rejected because it attempted to delete a resource that has attached subordinate entities.",
+    ),
+    Code(
+        "LimitExceeded",
+        409,
+        "The request was rejected because it attempted to create resources beyond the current AWS account limits.",
+    ),
     Code("MalformedPolicyDocument", 400, "The policy document is malformed."),
-    Code("ValidationError", 400, "The input fails to satisfy the constraints specified by an AWS service."),
+    Code(
+        "ValidationError",
+        400,
+        "The input fails to satisfy the constraints specified by an AWS service.",
+    ),
     Code("InvalidAction", 400, "The action or operation requested is invalid."),
     Code("MissingParameter", 400, "A required parameter for the specified action is not supplied."),
     Code("NoSuchBucketPolicy", 404, "The bucket policy does not exist."),

@@ -64,6 +64,12 @@ class PutObject(Message):
     """Verified checksums by algorithm (``CRC32``, ``CRC32C``, ``SHA1``, ``SHA256``), base64."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Object tags given with the upload."""
+    if_match: str | None = None
+    """Conditional write (``If-Match``): put only if the current object's ETag is one of these
+    (comma-separated, quotes optional, ``*``: any); no current object is NoSuchKey."""
+    if_none_match: str | None = None
+    """Conditional write (``If-None-Match: *``): put only if no current object exists (a delete
+    marker as the latest version counts as none)."""
 
 
 @registry.register
@@ -136,6 +142,11 @@ class CopyObject(Message):
     """Copy only if the source ETag matches (x-amz-copy-source-if-match)."""
     if_none_match: str | None = None
     """Copy only if the source ETag differs."""
+    dest_if_match: str | None = None
+    """Conditional write on the destination (``If-Match``), as ``PutObject.if_match``."""
+    dest_if_none_match: str | None = None
+    """Conditional write on the destination (``If-None-Match: *``), as
+    ``PutObject.if_none_match``."""
 
 
 @registry.register
@@ -212,6 +223,10 @@ class CompleteMultipartUpload(Message):
     """The upload."""
     parts: list[tuple[int, str]]
     """(part number, ETag) in ascending order, as the client listed them."""
+    if_match: str | None = None
+    """Conditional write (``If-Match``), as ``PutObject.if_match``."""
+    if_none_match: str | None = None
+    """Conditional write (``If-None-Match: *``), as ``PutObject.if_none_match``."""
 
 
 @registry.register

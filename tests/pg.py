@@ -56,7 +56,8 @@ def _run_as() -> list[str]:
     except KeyError:
         made = subprocess.run(
             ["useradd", "--system", "--user-group", "--no-create-home", USER],
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
         if made.returncode != 0:
             reason = f"running as root and cannot add user {USER}: {made.stderr!r}"
@@ -101,8 +102,16 @@ class PostgresCluster:
             shutil.chown(self.directory, user=USER)
         self.port = self.port or free_port(self.host)
         self._server(
-            "initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8",
-            "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         # Durability is irrelevant for a cluster that dies with the test session.
         options = (
@@ -110,8 +119,17 @@ class PostgresCluster:
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._server(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"),
-            "-w", "-t", "30", "-o", options, "start",
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            options,
+            "start",
         )
         return self
 
@@ -125,8 +143,17 @@ class PostgresCluster:
 
     def sql(self, statement: str, database: str = "postgres") -> None:
         psql = self.bin_dir / "psql"
-        command = [str(psql) if psql.exists() else "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                   "-d", self.url(database), "-c", statement]
+        command = [
+            str(psql) if psql.exists() else "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            self.url(database),
+            "-c",
+            statement,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"psql {statement!r} failed: {done.stderr}")

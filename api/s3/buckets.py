@@ -24,6 +24,7 @@ from api.s3.common import (
     xml,
 )
 from api.s3.listing import walk
+from api.s3.uploads import list_uploads
 from events.s3 import (
     CreateBucket,
     DeleteBucket,
@@ -323,48 +324,6 @@ async def list_object_versions(request: web.Request) -> web.Response:
             is_truncated=truncated,
             versions=entries,
             common_prefixes=prefixes,
-        )
-    )
-
-
-async def list_uploads(request: web.Request) -> web.Response:
-    await existing_bucket(request)
-    q = request.query
-    prefix = q.get("prefix", "")
-    max_uploads = int_param(request, "max-uploads", 1000, 1, 1000)
-    rows = await queries.list_uploads(
-        ctx(request).db,
-        request["bucket"],
-        prefix=prefix,
-        key_marker=q.get("key-marker", ""),
-        upload_id_marker=q.get("upload-id-marker", ""),
-        limit=max_uploads,
-    )
-    truncated = len(rows) > max_uploads
-    rows = rows[:max_uploads]
-    return xml(
-        s3xml.list_multipart_uploads(
-            bucket=request["bucket"],
-            prefix=prefix,
-            delimiter=q.get("delimiter") or None,
-            key_marker=q.get("key-marker"),
-            upload_id_marker=q.get("upload-id-marker"),
-            next_key_marker=rows[-1]["key"] if truncated else None,
-            next_upload_id_marker=rows[-1]["upload_id"] if truncated else None,
-            max_uploads=max_uploads,
-            is_truncated=truncated,
-            uploads=[
-                s3xml.UploadEntry(
-                    key=r["key"],
-                    upload_id=r["upload_id"],
-                    initiated=when(r["initiated"]),
-                    owner=owner(r["initiator"]),
-                    initiator=owner(r["initiator"]),
-                )
-                for r in rows
-            ],
-            common_prefixes=[],
-            encoding_type=_encoding(request),
         )
     )
 

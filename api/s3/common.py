@@ -82,12 +82,28 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
     return min(value, high)
 
 
-def refuse_conditional_write(request: web.Request) -> None:
-    """If-Match / If-None-Match on a write (S3's conditional writes) are not decided atomically
-    by the handler yet; ignoring them would overwrite what the client meant to protect."""
-    for name in ("If-Match", "If-None-Match"):
-        if name in request.headers:
-            raise ApiError("NotImplemented", f"Conditional writes ({name}) are not implemented.")
+def encoding_type(request: web.Request) -> str | None:
+    """A listing's ``encoding-type``: only ``url`` exists."""
+    value = request.query.get("encoding-type")
+    if value not in (None, "url"):
+        raise ApiError(
+            "InvalidArgument",
+            "Invalid Encoding Method specified in Request",
+            argumentName="encoding-type",
+            argumentValue=value,
+        )
+    return value
+
+
+def write_conditions(request: web.Request) -> tuple[str | None, str | None]:
+    """``If-Match`` / ``If-None-Match`` of a write (S3's conditional writes), for the command: the
+    handler decides them atomically against the log, never the API against a read model. S3
+    takes only ``*`` in If-None-Match on a write and answers anything else NotImplemented."""
+    if_match = request.headers.get("If-Match")
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise ApiError("NotImplemented", "A conditional write takes only '*' in If-None-Match.")
+    return if_match, if_none_match
 
 
 def version_header(version_id: str | None, versioning: str | None) -> dict[str, str]:

@@ -20,9 +20,9 @@ from api.s3.common import (
     existing_bucket,
     is_delete_marker,
     marker_version,
-    refuse_conditional_write,
     version_header,
     when,
+    write_conditions,
     xml,
 )
 from api.s3.uploads import UPLOAD_OPS
@@ -80,13 +80,15 @@ def parse_tagging_header(value: str | None) -> dict[str, str]:
 
 async def put_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
-    refuse_conditional_write(request)
+    if_match, if_none_match = write_conditions(request)
     fields = object_fields(request)
     upload, checksums = await receive(request)
     command = PutObject(
         bucket=request["bucket"],
         key=request["key"],
         checksums=checksums,
+        if_match=if_match,
+        if_none_match=if_none_match,
         **upload.fields(),
         **fields,
     )
@@ -95,6 +97,8 @@ async def put_object(request: web.Request) -> web.Response:
     except ApiError as exc:
         if exc.code != "ServiceUnavailable":
             await transfer.discard(ctx(request).bus, upload)
+        if exc.code == "NoSuchKey":  # If-Match on a key with no current object
+            exc.extra.setdefault("key", request["key"])
         raise
     headers = {"ETag": f'"{upload.md5}"'}
     versioned = bucket_row["versioning"] == "Enabled"
@@ -321,7 +325,7 @@ async def copy_source_checked(
 
 async def copy_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
-    refuse_conditional_write(request)
+    dest_if_match, dest_if_none_match = write_conditions(request)
     src_bucket, src_key, src_version = copy_source(request.headers["x-amz-copy-source"])
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
     tag_directive = request.headers.get("x-amz-tagging-directive", "COPY").upper()
@@ -349,6 +353,8 @@ async def copy_object(request: web.Request) -> web.Response:
             tags=fields["tags"],
             if_match=if_match,
             if_none_match=if_none_match,
+            dest_if_match=dest_if_match,
+            dest_if_none_match=dest_if_none_match,
         ),
     )
     row = await queries.get_object(ctx(request).db, request["bucket"], request["key"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -12,13 +13,14 @@ from api.errors import ApiError
 from api.s3 import xml as s3xml
 from api.s3.common import (
     ctx,
+    encoding_type,
     execute,
     existing_bucket,
     int_param,
     owner,
-    refuse_conditional_write,
     version_header,
     when,
+    write_conditions,
     xml,
 )
 from events.envelope import new_id
@@ -29,8 +31,10 @@ from events.s3 import (
     UploadPart,
 )
 from projections import queries
+from projections.db import Reader, Row
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+_TOP = chr(0x10FFFF)
 
 
 async def _open_upload(request: web.Request) -> dict[str, Any]:
@@ -206,19 +210,26 @@ async def _check_part_checksums(
 
 async def complete(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
-    refuse_conditional_write(request)
+    if_match, if_none_match = write_conditions(request)
     parts = s3xml.parse_complete_multipart(await request.read())
     upload_id = request.query["uploadId"]
     await _check_part_checksums(request, upload_id, parts)
-    outcome = await execute(
-        request,
-        CompleteMultipartUpload(
-            bucket=request["bucket"],
-            key=request["key"],
-            upload_id=upload_id,
-            parts=[(n, etag) for n, etag, _ in parts],
-        ),
-    )
+    try:
+        outcome = await execute(
+            request,
+            CompleteMultipartUpload(
+                bucket=request["bucket"],
+                key=request["key"],
+                upload_id=upload_id,
+                parts=[(n, etag) for n, etag, _ in parts],
+                if_match=if_match,
+                if_none_match=if_none_match,
+            ),
+        )
+    except ApiError as exc:
+        if exc.code == "NoSuchKey":  # If-Match on a key with no current object
+            exc.extra.setdefault("key", request["key"])
+        raise
     row = await queries.get_object(ctx(request).db, request["bucket"], request["key"])
     etag = row["etag"] if row is not None and int(row["seq"]) == outcome.seq else ""
     if not etag:
@@ -241,6 +252,116 @@ async def abort(request: web.Request) -> web.Response:
         ),
     )
     return web.Response(status=204)
+
+
+# ---------------------------------------------------------------- ListMultipartUploads
+
+
+@dataclass
+class UploadsPage:
+    uploads: list[Row] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    next_key_marker: str = ""
+    """The last key or common prefix returned: where the next page starts after."""
+    next_upload_id_marker: str = ""
+    """The last upload returned (empty when the page ends on a common prefix)."""
+
+
+async def uploads_page(
+    db: Reader,
+    bucket: str,
+    *,
+    prefix: str = "",
+    delimiter: str = "",
+    key_marker: str = "",
+    upload_id_marker: str = "",
+    max_uploads: int = 1000,
+) -> UploadsPage:
+    """Uploads in progress in (key, upload id) order, S3's way: those whose key goes on past
+    ``prefix`` to a ``delimiter`` roll up into one common prefix each; uploads and common prefixes
+    together count against ``max_uploads``. Listing starts after ``key_marker`` (after its uploads
+    up to ``upload_id_marker`` when that is given, else after all of them; a marker inside a
+    rolled-up prefix: after the whole prefix)."""
+    page = UploadsPage()
+    if max_uploads <= 0:
+        return page
+    key_after = key_marker
+    id_after = upload_id_marker if key_marker and upload_id_marker else _TOP
+    if delimiter and key_after.startswith(prefix):
+        cut = key_after.find(delimiter, len(prefix))
+        if cut >= 0:
+            key_after, id_after = key_after[: cut + len(delimiter)] + _TOP, _TOP
+    batch = min(max_uploads + 1, 1000)
+    while True:
+        rows = await queries.list_uploads(
+            db,
+            bucket,
+            prefix=prefix,
+            key_marker=key_after,
+            upload_id_marker=id_after,
+            limit=batch,
+        )
+        jumped = False
+        for row in rows:
+            if len(page.uploads) + len(page.prefixes) >= max_uploads:
+                page.truncated = True
+                return page
+            key = row["key"]
+            cut = key.find(delimiter, len(prefix)) if delimiter else -1
+            if cut >= 0:
+                common = key[: cut + len(delimiter)]
+                page.prefixes.append(common)
+                page.next_key_marker, page.next_upload_id_marker = common, ""
+                key_after, id_after = common + _TOP, _TOP  # skip everything under it
+                jumped = True
+                break
+            page.uploads.append(row)
+            page.next_key_marker = key_after = key
+            page.next_upload_id_marker = id_after = row["upload_id"]
+        if not jumped and len(rows) <= batch:
+            return page
+
+
+async def list_uploads(request: web.Request) -> web.Response:
+    await existing_bucket(request)
+    q = request.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    max_uploads = int_param(request, "max-uploads", 1000, 1, 1000)
+    page = await uploads_page(
+        ctx(request).db,
+        request["bucket"],
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=q.get("key-marker", ""),
+        upload_id_marker=q.get("upload-id-marker", ""),
+        max_uploads=max_uploads,
+    )
+    return xml(
+        s3xml.list_multipart_uploads(
+            bucket=request["bucket"],
+            prefix=prefix,
+            delimiter=delimiter or None,
+            key_marker=q.get("key-marker"),
+            upload_id_marker=q.get("upload-id-marker"),
+            next_key_marker=page.next_key_marker if page.truncated else None,
+            next_upload_id_marker=page.next_upload_id_marker if page.truncated else None,
+            max_uploads=max_uploads,
+            is_truncated=page.truncated,
+            uploads=[
+                s3xml.UploadEntry(
+                    key=r["key"],
+                    upload_id=r["upload_id"],
+                    initiated=when(r["initiated"]),
+                    owner=owner(r["initiator"]),
+                    initiator=owner(r["initiator"]),
+                )
+                for r in page.uploads
+            ],
+            common_prefixes=page.prefixes,
+            encoding_type=encoding_type(request),
+        )
+    )
 
 
 UPLOAD_OPS: list[tuple[str, str | None, str, Any]] = [

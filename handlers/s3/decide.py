@@ -73,6 +73,9 @@ def validate(command: Envelope) -> Reject | None:
             return Reject(*issue)
     if isinstance(data, PutObject) and data.inline is not None and len(data.inline) != data.size:
         return Reject("IncompleteBody", "Inline body size does not match the declared size.")
+    _, if_none_match = write_conditions(data)
+    if if_none_match is not None and if_none_match.strip() != "*":
+        return Reject("NotImplemented", "A conditional write takes only '*' in If-None-Match.")
     return None
 
 
@@ -83,6 +86,79 @@ def version_for(command: Envelope, bucket: Bucket) -> str:
 
 def no_bucket(name: str) -> Reject:
     return Reject("NoSuchBucket", f"The specified bucket does not exist: {name}")
+
+
+# ---------------------------------------------------------------- conditional writes
+
+
+def write_conditions(data: Message) -> tuple[str | None, str | None]:
+    """(If-Match, If-None-Match) a write puts on the object it writes (for a copy: on the
+    destination; its ``if_match`` / ``if_none_match`` are about the source)."""
+    if isinstance(data, CopyObject):
+        return data.dest_if_match, data.dest_if_none_match
+    if isinstance(data, PutObject | CompleteMultipartUpload):
+        return data.if_match, data.if_none_match
+    return None, None
+
+
+def is_conditional(data: Message) -> bool:
+    """A conditional write is decided on the object's state and guarded by the object's subject
+    (an unconditional one only by the bucket's state: per key, the last write wins)."""
+    return write_conditions(data) != (None, None)
+
+
+def etag_matches(condition: str, etag: str) -> bool:
+    """An If-Match value (one ETag or a comma-separated list, quoted or not, or ``*``)."""
+    tags = {t.strip().removeprefix("W/").strip('"') for t in condition.split(",")}
+    return "*" in tags or etag in tags
+
+
+def precondition(data: Message, key: str, obj: Object | None) -> Reject | None:
+    """S3's conditional writes, decided on the object as folded from the log: If-None-Match: *
+    holds when there is no current object (none, or a delete marker as the latest version);
+    If-Match when there is one and its ETag matches (none at all: NoSuchKey)."""
+    if_match, if_none_match = write_conditions(data)
+    if if_match is None and if_none_match is None:
+        return None
+    if obj is None:
+        raise ValueError("a conditional write is decided on the state of its object")
+    latest = obj.latest
+    current = None if latest is None else latest.put
+    if if_match is not None:
+        if current is None:
+            return Reject("NoSuchKey", f"The specified key does not exist: {key}")
+        if not etag_matches(if_match, current.etag):
+            return Reject(
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold (If-Match).",
+            )
+    if if_none_match is not None and current is not None:
+        return Reject(
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold (If-None-Match).",
+        )
+    return None
+
+
+def object_append(
+    data: PutObject | CopyObject | CompleteMultipartUpload,
+    event: Message,
+    bucket: Bucket,
+    tail: int,
+) -> Append:
+    """The append that makes a new version of ``data``'s object.
+
+    Unconditional: guarded by the bucket's state only (per key, the last write in log order
+    wins; a DeleteBucket landing first makes it conflict and be decided again).
+    Conditional (If-Match / If-None-Match): decided on the key's state *and* the bucket's, read
+    no older than ``tail``, the newest sequence under the whole bucket; guarded by that sequence
+    on the bucket's wildcard, so neither a write to the key (two racing ``If-None-Match: *``
+    puts: exactly one succeeds, the other is decided again and fails) nor a DeleteBucket can
+    slip in between. The price: any write in the bucket meanwhile makes it decide again."""
+    subject = subjects.object_(data.bucket, data.key)
+    if is_conditional(data):
+        return Append(subject, event, tail, subjects.bucket_all(data.bucket))
+    return Append(subject, event, bucket.seq, subjects.bucket_state(data.bucket))
 
 
 # ---------------------------------------------------------------- buckets
@@ -142,12 +218,20 @@ def bucket_setting(command: Envelope, bucket: Bucket) -> Decision:
 # ---------------------------------------------------------------- objects
 
 
-def put_object(command: Envelope, bucket: Bucket) -> Decision:
-    """Only the bucket's state guards a put: per key, the last write in log order wins."""
+def put_object(
+    command: Envelope, bucket: Bucket, obj: Object | None = None, tail: int = 0
+) -> Decision:
+    """Only the bucket's state guards a put: per key, the last write in log order wins. A
+    conditional put (If-Match / If-None-Match) is decided on ``obj``, the key's state, and guarded
+    by ``tail``, the bucket's newest sequence (see ``object_append``)."""
     data = command.data
     assert isinstance(data, PutObject)
+    if obj is not None and is_conditional(data) and caused_by(obj.last, command):
+        return AlreadyApplied(obj.seq)  # a conditional put redelivered: it must not refuse itself
     if not bucket.exists:
         return no_bucket(data.bucket)
+    if problem := precondition(data, data.key, obj):
+        return problem
     event = ObjectPut(
         bucket=data.bucket,
         key=data.key,
@@ -163,12 +247,7 @@ def put_object(command: Envelope, bucket: Bucket) -> Decision:
         checksums=data.checksums,
         tags=data.tags,
     )
-    return Append(
-        subjects.object_(data.bucket, data.key),
-        event,
-        bucket.seq,
-        subjects.bucket_state(data.bucket),
-    )
+    return object_append(data, event, bucket, tail)
 
 
 def delete_object(command: Envelope, bucket: Bucket, obj: Object) -> Decision:
@@ -216,10 +295,16 @@ def put_object_tagging(command: Envelope, bucket: Bucket, obj: Object) -> Decisi
     return Append(subject, event, obj.seq, subject)
 
 
-def copy_object(command: Envelope, bucket: Bucket, source: Object) -> Decision:
-    """The copy shares the source's stored bytes: nothing is copied, only referenced."""
+def copy_object(
+    command: Envelope, bucket: Bucket, source: Object, dest: Object | None = None, tail: int = 0
+) -> Decision:
+    """The copy shares the source's stored bytes: nothing is copied, only referenced. With
+    If-Match / If-None-Match on the destination it is decided on ``dest`` (the destination key's
+    state) like a conditional put."""
     data = command.data
     assert isinstance(data, CopyObject)
+    if dest is not None and is_conditional(data) and caused_by(dest.last, command):
+        return AlreadyApplied(dest.seq)
     if not bucket.exists:
         return no_bucket(data.bucket)
     version = source.version(data.source_version_id)
@@ -240,6 +325,8 @@ def copy_object(command: Envelope, bucket: Bucket, source: Object) -> Decision:
             "without changing the object's metadata, storage class, website redirect location "
             "or encryption attributes.",
         )
+    if problem := precondition(data, data.key, dest):
+        return problem
     event = src.model_copy(
         update={
             "bucket": data.bucket,
@@ -253,12 +340,7 @@ def copy_object(command: Envelope, bucket: Bucket, source: Object) -> Decision:
             "tags": data.tags if data.replace_tags else version.tags,
         }
     )
-    return Append(
-        subjects.object_(data.bucket, data.key),
-        event,
-        bucket.seq,
-        subjects.bucket_state(data.bucket),
-    )
+    return object_append(data, event, bucket, tail)
 
 
 # ---------------------------------------------------------------- multipart uploads
@@ -296,10 +378,15 @@ def no_upload(upload_id: str) -> Reject:
     )
 
 
-def complete_multipart(command: Envelope, bucket: Bucket, upload: Upload) -> Decision:
+def complete_multipart(
+    command: Envelope, bucket: Bucket, upload: Upload, obj: Object | None = None, tail: int = 0
+) -> Decision:
     """The object is put first (guarded by the bucket), then the upload closed (guarded by
     everything under the upload): a crash between the two redoes the second, and an abort racing
-    in between cannot free parts the object already references."""
+    in between cannot free parts the object already references. A conditional completion
+    (If-Match / If-None-Match) is decided on ``obj``, the key's state, and its put guarded by
+    ``tail``, the bucket's newest sequence; a failed condition leaves the upload open, as a
+    failed part check does."""
     data = command.data
     assert isinstance(data, CompleteMultipartUpload)
     if caused_by(upload.closed, command):
@@ -325,6 +412,10 @@ def complete_multipart(command: Envelope, bucket: Bucket, upload: Upload) -> Dec
                 f"{MIN_PART_SIZE} bytes.",
             )
         chosen.append(part)
+    # Redelivered after its put but before the upload closed: the put is this command's own.
+    if obj is None or not caused_by(obj.last, command):
+        if problem := precondition(data, data.key, obj):
+            return problem
     etag = multipart_etag([p.etag for p in chosen])
     created = upload.created
     version_id = version_for(command, bucket)
@@ -354,12 +445,7 @@ def complete_multipart(command: Envelope, bucket: Bucket, upload: Upload) -> Dec
     )
     return Appends(
         (
-            Append(
-                subjects.object_(data.bucket, data.key),
-                put,
-                bucket.seq,
-                subjects.bucket_state(data.bucket),
-            ),
+            object_append(data, put, bucket, tail),
             Append(
                 subjects.upload_state(data.bucket, data.upload_id),
                 done,

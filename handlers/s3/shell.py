@@ -3,10 +3,14 @@ runs the loop)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import structlog
 
 from bus import subjects
-from bus.errors import NotFoundInLog
+from bus.errors import ConcurrencyConflict, NotFoundInLog
 from bus.log import Bus
 from events.envelope import Envelope, Message
 from events.s3 import (
@@ -53,6 +57,7 @@ class S3Handler(CommandHandler):
         super().__init__(bus, concurrency=concurrency)
         self.blobs = BlobWriter(bus, sidecars, write_quorum)
         self._buckets: dict[str, Bucket] = {}
+        self._keys: dict[str, _KeyLock] = {}
 
     def validate(self, command: Envelope) -> Reject | None:
         return decide.validate(command)
@@ -60,17 +65,53 @@ class S3Handler(CommandHandler):
     def rejection(self, command: Envelope, decision: Reject) -> tuple[str, Message]:
         return subjects.S3_REJECTED, decide.reject(command, decision)
 
+    async def process(self, command: Envelope) -> int:
+        """Conditional writes to one key are decided one at a time here: the guard on the key's
+        subject already makes racing ones exclusive, but a loser would have stored its bytes
+        before its append failed and it was decided again (and refused)."""
+        data = command.data
+        if not decide.is_conditional(data):
+            return await super().process(command)
+        assert isinstance(data, PutObject | CopyObject | CompleteMultipartUpload)
+        async with self._one_writer(subjects.object_(data.bucket, data.key)):
+            return await super().process(command)
+
+    @asynccontextmanager
+    async def _one_writer(self, subject: str) -> AsyncIterator[None]:
+        entry = self._keys.setdefault(subject, _KeyLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                del self._keys[subject]
+
     async def _decide(self, command: Envelope) -> Decision:
         data = command.data
         if isinstance(data, CreateBucket):
             return decide.create_bucket(command, await self._bucket(data.bucket))
-        # Only appends guarded by the bucket's state subject may decide on cached bucket state.
-        guarded = isinstance(
+        # Only appends guarded by the bucket's state subject may decide on cached bucket state;
+        # a conditional write's append is guarded by its key's subject instead.
+        conditional = decide.is_conditional(data)
+        guarded = not conditional and isinstance(
             data, PutObject | CopyObject | CreateMultipartUpload | CompleteMultipartUpload
         )
+        tail = 0  # a conditional write: the bucket's newest sequence, read before its state
+        if conditional:
+            newest = await self.bus.last(subjects.bucket_all(data.bucket))  # type: ignore[attr-defined]
+            tail = newest.seq if newest else 0
         bucket = await self._bucket(data.bucket, fresh=not guarded)  # type: ignore[attr-defined]
+        target = None  # the written key's state, which a conditional write is decided on
+        if conditional:
+            assert isinstance(data, PutObject | CopyObject | CompleteMultipartUpload)
+            target = await self._object(data.bucket, bucket, data.key)
+            if max(bucket.seq, target.seq) > tail:
+                # Written to since `tail` was read: the state is newer than the guard.
+                raise ConcurrencyConflict("the bucket changed while the condition was read")
         if isinstance(data, PutObject):
-            decision = decide.put_object(command, bucket)
+            decision = decide.put_object(command, bucket, target, tail)
             return await self._with_bytes(command, decision, data)
         if isinstance(data, DeleteObject):
             return decide.delete_object(
@@ -89,14 +130,18 @@ class S3Handler(CommandHandler):
             if not source_bucket.exists:
                 return decide.no_bucket(data.source_bucket)
             source = await self._object(data.source_bucket, source_bucket, data.source_key)
-            return decide.copy_object(command, bucket, source)
+            if conditional and data.source_bucket == data.bucket and source.seq > tail:
+                raise ConcurrencyConflict("the bucket changed while the condition was read")
+            return decide.copy_object(command, bucket, source, target, tail)
         if isinstance(data, CreateMultipartUpload):
             return decide.create_multipart(command, bucket)
         if isinstance(data, UploadPart):
             return await self._upload_part(command, data, bucket)
         if isinstance(data, CompleteMultipartUpload):
             upload = await self._upload(data.bucket, data.upload_id)
-            return decide.complete_multipart(command, bucket, upload)
+            if conditional and upload.seq > tail:
+                raise ConcurrencyConflict("the bucket changed while the condition was read")
+            return decide.complete_multipart(command, bucket, upload, target, tail)
         if isinstance(data, AbortMultipartUpload):
             return decide.abort_multipart(command, await self._upload(data.bucket, data.upload_id))
         return Reject("NotImplemented", f"{command.type} is not handled here")
@@ -247,6 +292,12 @@ class S3Handler(CommandHandler):
         if chunked and isinstance(event, ObjectPut | PartUploaded):
             if self.blobs.fully_replicated(event.replicas):
                 await self.blobs.release(event.blob_id)
+
+
+class _KeyLock:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 def _valid_upload_id(upload_id: str) -> bool:

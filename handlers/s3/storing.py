@@ -36,6 +36,7 @@ LANDED_MEMORY = 10_000
 
 MAX_CHUNK_FETCHES = 6  # x 4 MiB chunks: well under nats-server's 64 MiB pending limit
 
+
 class QuorumNotMet(Exception):
     """Fewer sidecars than the write quorum stored the bytes: the command is refused (SlowDown)."""
 

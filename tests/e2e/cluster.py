@@ -93,8 +93,16 @@ class StorageNode:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, MYCLOUD_NODE_KEY=NODE_KEY, MYCLOUD_NODE_SECRET=NODE_SECRET)
-        argv = [sys.executable, "-m", "mycloud.cli", "storage-node",
-                "--data-dir", str(self.directory / "blobs"), "--port", str(self.port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "mycloud.cli",
+            "storage-node",
+            "--data-dir",
+            str(self.directory / "blobs"),
+            "--port",
+            str(self.port),
+        ]
         self.process = _started(argv, env, self.directory / "node.log")
 
     def ready(self) -> bool:
@@ -128,9 +136,20 @@ class RoleStack:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "mycloud.cli", "up", "--data-dir", str(self.data_dir),
-                "--port", str(self.port), "--aws-port", str(self.aws_port),
-                "--roles", ",".join(self.roles)]
+        argv = [
+            sys.executable,
+            "-m",
+            "mycloud.cli",
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--aws-port",
+            str(self.aws_port),
+            "--roles",
+            ",".join(self.roles),
+        ]
         self.process = _started(argv, self.env, self.data_dir / "up.log")
 
     def healthy(self) -> bool:
@@ -183,8 +202,9 @@ class Cluster:
                 ]
                 for node in self.storage_nodes:
                     node.start()
-                self._until(deadline, lambda: all(n.ready() for n in self.storage_nodes),
-                            "storage nodes")
+                self._until(
+                    deadline, lambda: all(n.ready() for n in self.storage_nodes), "storage nodes"
+                )
             env = self.env()
             self.stacks = [RoleStack(n, self.root / f"stack-{n}", env) for n in ("a", "b")]
             for stack in self.stacks:
@@ -227,8 +247,11 @@ class Cluster:
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Every api answers /healthz 200 (it sees NATS and every role's heartbeat)."""
-        self._until(time.monotonic() + timeout, lambda: all(s.healthy() for s in self.stacks),
-                    "the stacks' /healthz")
+        self._until(
+            time.monotonic() + timeout,
+            lambda: all(s.healthy() for s in self.stacks),
+            "the stacks' /healthz",
+        )
 
     def _until(self, deadline: float, done: Callable[[], bool], what: str) -> None:
         while not done():

@@ -251,9 +251,13 @@ async def test_losing_two_of_three_nats_nodes_fails_writes_with_503_and_loses_no
         await create_bucket(http, urls[0], "quorum")
         soon = time.monotonic() + 60
         before = [f"before-{i}" for i in range(12)]
-        for key, status in zip(before, await asyncio.gather(
-            *(until_definitive(http, urls, "PUT", "quorum", k, soon, ledger) for k in before)
-        ), strict=True):
+        for key, status in zip(
+            before,
+            await asyncio.gather(
+                *(until_definitive(http, urls, "PUT", "quorum", k, soon, ledger) for k in before)
+            ),
+            strict=True,
+        ):
             assert status == 200, f"{key}: {status}"
             record(ledger, "PUT", key, status)
 
@@ -285,8 +289,10 @@ async def test_losing_two_of_three_nats_nodes_fails_writes_with_503_and_loses_no
             read_during_outage = r.status
             assert r.status == 200 and await r.read() == body(before[-1])
         statuses = [s for s, _ in answers]
-        print(f"\nquorum lost: answers {statuses} after "
-              f"{min(t for _, t in answers):.1f}-{max(t for _, t in answers):.1f} s")
+        print(
+            f"\nquorum lost: answers {statuses} after "
+            f"{min(t for _, t in answers):.1f}-{max(t for _, t in answers):.1f} s"
+        )
         assert all(s == 503 for s in statuses), f"writes without quorum must be 503: {statuses}"
 
         for v in victims:
@@ -303,14 +309,18 @@ async def test_losing_two_of_three_nats_nodes_fails_writes_with_503_and_loses_no
         # The clients' retries of what failed during the outage now get definitive answers.
         soon = time.monotonic() + 90
         finals = await asyncio.gather(
-            *(until_definitive(http, urls, m, "quorum", k, soon, ledger, idem)
-              for m, k, idem in outage)
+            *(
+                until_definitive(http, urls, m, "quorum", k, soon, ledger, idem)
+                for m, k, idem in outage
+            )
         )
         for (method, key, _), status in zip(outage, finals, strict=True):
             assert status == SUCCESS[method], f"retry of {method} {key}: {status}"
             record(ledger, method, key, status)
-        print(f"quorum lost for {restarted_at - down_at:.1f} s; reads meanwhile: "
-              f"{read_during_outage}; first write succeeded {resumed_after:.1f} s after restart")
+        print(
+            f"quorum lost for {restarted_at - down_at:.1f} s; reads meanwhile: "
+            f"{read_during_outage}; first write succeeded {resumed_after:.1f} s after restart"
+        )
 
         lost, resurrected, corrupt = await verify(http, urls, "quorum", ledger)
         assert (lost, resurrected, corrupt) == ([], [], [])
@@ -341,8 +351,9 @@ async def test_chaos_kill9_of_random_processes_loses_nothing(
                 else:
                     method, key = "PUT", f"c{n}-{i:05d}"
                     i += 1
-                status = await until_definitive(http, urls, method, "chaos", key, op_deadline,
-                                                ledger)
+                status = await until_definitive(
+                    http, urls, method, "chaos", key, op_deadline, ledger
+                )
                 record(ledger, method, key, status)
                 if method == "PUT" and status == 200:
                     mine.append(key)
@@ -393,14 +404,18 @@ async def test_chaos_kill9_of_random_processes_loses_nothing(
         kinds[kind] = kinds.get(kind, 0) + 1
     acks = sorted(t for t in ledger.acks if t <= chaos_ends)
     stall, stall_at = max(((b - a, a) for a, b in itertools.pairwise(acks)), default=(0.0, 0.0))
-    print(f"\nchaos: {ledger.ops} ops ({len(ledger.acked_puts)} puts, {len(ledger.acked_deletes)} "
-          f"deletes acknowledged, {len(ledger.unknown)} unknown, {ledger.attempts} attempts, "
-          f"statuses {dict(sorted(ledger.statuses.items()))}) in {load_seconds:.0f} s; longest "
-          f"time without an acknowledgement {stall:.1f} s (from {stall_at - started:.0f} s)")
+    print(
+        f"\nchaos: {ledger.ops} ops ({len(ledger.acked_puts)} puts, {len(ledger.acked_deletes)} "
+        f"deletes acknowledged, {len(ledger.unknown)} unknown, {ledger.attempts} attempts, "
+        f"statuses {dict(sorted(ledger.statuses.items()))}) in {load_seconds:.0f} s; longest "
+        f"time without an acknowledgement {stall:.1f} s (from {stall_at - started:.0f} s)"
+    )
     print("faults: " + ", ".join(f"{t:.0f}s {target}" for t, target in faults))
-    print(f"chaos: {ledger.ops} ops, {len(faults)} faults ({kinds}), lost {len(lost)}, "
-          f"resurrected {len(resurrected)}, corrupt {len(corrupt)}, "
-          f"replay differences {len(differences)}")
+    print(
+        f"chaos: {ledger.ops} ops, {len(faults)} faults ({kinds}), lost {len(lost)}, "
+        f"resurrected {len(resurrected)}, corrupt {len(corrupt)}, "
+        f"replay differences {len(differences)}"
+    )
     assert len(faults) >= 8, f"too few faults injected: {faults}"
     assert len(ledger.acked_puts) >= 100, f"too little load held: {ledger.acked_puts}"
     assert not lost, f"acknowledged writes lost: {lost}"

@@ -32,8 +32,13 @@ def backend_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def mycloud(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **stack.env, "MYCLOUD_DATA_DIR": str(stack.data_dir)}
     env.setdefault("MYCLOUD_DATABASE_URL", f"sqlite:///{stack.data_dir / 'projections.db'}")
-    return subprocess.run([sys.executable, "-m", "mycloud.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mycloud.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def workload(stack: Stack) -> None:
@@ -83,8 +88,9 @@ async def test_replay_into_a_fresh_database_equals_live_row_for_row(
         # an in-place rebuild repairs the damaged read model from the log
         result = mycloud(backend_stack, "replay", "objects")
         assert result.returncode == 0, result.stdout + result.stderr
-        again = mycloud(backend_stack, "replay", "--into", f"sqlite:///{tmp_path / 'f2.db'}",
-                        "--compare")
+        again = mycloud(
+            backend_stack, "replay", "--into", f"sqlite:///{tmp_path / 'f2.db'}", "--compare"
+        )
         assert again.returncode == 0 and "equal, row for row" in again.stdout, again.stdout
     finally:
         await live.close()

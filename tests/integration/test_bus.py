@@ -31,8 +31,12 @@ async def test_expectation_on_a_wildcard_covers_every_subject_under_a_bucket(bus
     obj = Envelope.wrap(ObjectDeleted(bucket="b2", key="k"), actor="root")
     await bus.append(obj, subjects.object_("b2", "k"))
     with pytest.raises(ConcurrencyConflict):  # an object event moved the bucket's prefix on
-        await bus.append(created("b2"), subjects.bucket_state("b2"),
-                         expect_seq=state.seq, expect_subject=subjects.bucket_all("b2"))
+        await bus.append(
+            created("b2"),
+            subjects.bucket_state("b2"),
+            expect_seq=state.seq,
+            expect_subject=subjects.bucket_all("b2"),
+        )
     last = await bus.last(subjects.bucket_all("b2"))
     assert last is not None and last.subject == subjects.object_("b2", "k")
 
@@ -58,8 +62,12 @@ async def test_last_and_get_return_decoded_envelopes(bus: Bus) -> None:
 
 async def test_a_slow_reader_sees_every_event_in_order_without_holes(bus: Bus) -> None:
     n = 3000
-    await asyncio.gather(*(bus.append(created(f"bk{i % 50}"), subjects.bucket_state(f"bk{i % 50}"))
-                           for i in range(n)))
+    await asyncio.gather(
+        *(
+            bus.append(created(f"bk{i % 50}"), subjects.bucket_state(f"bk{i % 50}"))
+            for i in range(n)
+        )
+    )
     last = await bus.last_sequence()
     seen: list[int] = []
     async for batch in bus.read(1, until_seq=last, max_batch=7):

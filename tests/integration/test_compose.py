@@ -236,14 +236,18 @@ def test_gateway_balances_both_api_replicas(compose: dict[str, Any]) -> None:
     import yaml
 
     routes = yaml.safe_load(TRAEFIK_DYNAMIC.read_text())["http"]
-    entrypoints = {arg.split("=")[0].split(".")[1]: arg.split("=")[1]
-                   for arg in gateway["command"] if arg.startswith("--entrypoints.")}
+    entrypoints = {
+        arg.split("=")[0].split(".")[1]: arg.split("=")[1]
+        for arg in gateway["command"]
+        if arg.startswith("--entrypoints.")
+    }
     for name, port in (("api", "9080"), ("s3", "9000")):
         router = routes["routers"][name]
         assert entrypoints[router["entryPoints"][0]] == f":{port}"
         service = routes["services"][router["service"]]["loadBalancer"]
         assert [s["url"] for s in service["servers"]] == [
-            f"http://api-1:{port}", f"http://api-2:{port}"
+            f"http://api-1:{port}",
+            f"http://api-2:{port}",
         ]
         assert service["healthCheck"]["path"] == "/healthz"
         assert service.get("passHostHeader", True) is True  # SigV4 signs the Host header
@@ -315,8 +319,9 @@ def loopback_config(node: str, ports: dict[str, tuple[int, int, int]], store: Pa
         text, n = re.subn(pattern, repl, text)
         assert n == 1, f"nats.conf: expected one line matching {pattern}"
     for other, (_, other_cluster, _) in ports.items():
-        text, n = re.subn(rf"nats-route://{other}:6222", f"nats-route://127.0.0.1:{other_cluster}",
-                          text)
+        text, n = re.subn(
+            rf"nats-route://{other}:6222", f"nats-route://127.0.0.1:{other_cluster}", text
+        )
         assert n == 1, f"nats.conf: no route to {other}"
     return text
 

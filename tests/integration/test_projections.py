@@ -72,8 +72,11 @@ async def emit(bus: Bus, data: Message, *, command_id: uuid.UUID | None = None) 
 
 def put(bucket: str, key: str, blob: str, **extra: Any) -> ObjectPut:
     fields: dict[str, Any] = {
-        "size": len(blob), "etag": f"etag-{blob}", "sha256": f"sha-{blob}",
-        "content_type": "text/plain", "replicas": ["disk1", "disk2"],
+        "size": len(blob),
+        "etag": f"etag-{blob}",
+        "sha256": f"sha-{blob}",
+        "content_type": "text/plain",
+        "replicas": ["disk1", "disk2"],
     }
     fields.update(extra)
     return ObjectPut(bucket=bucket, key=key, blob_id=blob, **fields)
@@ -155,7 +158,10 @@ async def test_command_outcomes_record_success_and_rejection(bus: Bus, db: Datab
     no = await q.command_outcome(db, str(rejected_id))
     assert no is not None
     assert (no["seq"], no["ok"], no["code"], no["message"]) == (
-        rejected_seq, False, "BucketAlreadyExists", "taken"
+        rejected_seq,
+        False,
+        "BucketAlreadyExists",
+        "taken",
     )
     first = await q.command_outcome(db, str(twice_id))
     assert first is not None and (first["seq"], first["type"]) == (twice_seq, "s3.ObjectPut")
@@ -257,15 +263,30 @@ async def _snapshot(db: Database) -> dict[str, Any]:
 
 
 KEYS = [
-    "A", "a", "a/", "a/b", "a/b c", "a/b/c", "a/b/\u00e9", "a/z", "a/\u00e9t\u00e9",
-    "a/\uff5a", "a/\U0001f600", "a/\U0001f600/x", "a/\x7f", "a0", "a/%2F", "b//c",
-    "\u00e9", "\U0010ffff", "\U0010ffff/x", "k" * 1024,
+    "A",
+    "a",
+    "a/",
+    "a/b",
+    "a/b c",
+    "a/b/c",
+    "a/b/\u00e9",
+    "a/z",
+    "a/\u00e9t\u00e9",
+    "a/\uff5a",
+    "a/\U0001f600",
+    "a/\U0001f600/x",
+    "a/\x7f",
+    "a0",
+    "a/%2F",
+    "b//c",
+    "\u00e9",
+    "\U0010ffff",
+    "\U0010ffff/x",
+    "k" * 1024,
 ]
 
 
-async def test_listing_is_in_byte_order_with_prefix_and_start_after(
-    bus: Bus, db: Database
-) -> None:
+async def test_listing_is_in_byte_order_with_prefix_and_start_after(bus: Bus, db: Database) -> None:
     await emit(bus, BucketCreated(bucket="b", owner="root"))
     for i, key in enumerate(KEYS):
         await emit(bus, put("b", key, f"blob-{i}"))
@@ -362,7 +383,11 @@ async def test_each_batch_announces_checkpoint_and_outcomes(bus: Bus, db: Databa
     first, last = notice["outcomes"]
     assert (first["command_id"], first["seq"], first["ok"]) == (str(command), 1, True)
     assert (last["seq"], last["type"], last["ok"], last["code"], last["message"]) == (
-        seq, "s3.CommandRejected", False, "InvalidBucketName", "bad"
+        seq,
+        "s3.CommandRejected",
+        False,
+        "InvalidBucketName",
+        "bad",
     )
 
 
@@ -380,6 +405,9 @@ async def test_unreadable_event_stops_the_projector(bus: Bus, db: Database) -> N
     with pytest.raises(ProjectorStopped, match="after sequence 1"):
         await project(bus, db)
     assert await q.checkpoints(db) == {
-        "buckets": good, "objects": good, "commands": good, "iam": good
+        "buckets": good,
+        "objects": good,
+        "commands": good,
+        "iam": good,
     }
     assert await q.get_bucket(db, "after") is None
