@@ -14,6 +14,7 @@ from api.errors import ApiError
 from api.s3 import xml as s3xml
 from api.s3.common import (
     ctx,
+    encoding_type,
     execute,
     existing_bucket,
     int_param,
@@ -164,18 +165,6 @@ async def delete_cors(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _encoding(request: web.Request) -> str | None:
-    value = request.query.get("encoding-type")
-    if value not in (None, "url"):
-        raise ApiError(
-            "InvalidArgument",
-            "Invalid Encoding Method specified in Request",
-            argumentName="encoding-type",
-            argumentValue=value,
-        )
-    return value
-
-
 def _entry(row: dict[str, Any], with_owner: bool, principal: str) -> s3xml.ObjectEntry:
     algorithms = sorted(row.get("checksums") or {})
     return s3xml.ObjectEntry(
@@ -221,7 +210,7 @@ async def list_objects_v2(request: web.Request) -> web.Response:
             prefix=prefix,
             delimiter=delimiter or None,
             max_keys=max_keys,
-            encoding_type=_encoding(request),
+            encoding_type=encoding_type(request),
             start_after=start_after or None,
             continuation_token=token,
             next_continuation_token=next_token,
@@ -255,7 +244,7 @@ async def list_objects_v1(request: web.Request) -> web.Response:
             marker=marker,
             next_marker=page.last if page.truncated and delimiter else None,
             max_keys=max_keys,
-            encoding_type=_encoding(request),
+            encoding_type=encoding_type(request),
             is_truncated=page.truncated,
             contents=[_entry(r, True, row["owner"]) for r in page.contents],
             common_prefixes=page.prefixes,
@@ -320,7 +309,7 @@ async def list_object_versions(request: web.Request) -> web.Response:
             next_key_marker=last_key if truncated else None,
             next_version_id_marker=last_vid if truncated else None,
             max_keys=max_keys,
-            encoding_type=_encoding(request),
+            encoding_type=encoding_type(request),
             is_truncated=truncated,
             versions=entries,
             common_prefixes=prefixes,
