@@ -248,7 +248,8 @@ class MyCloudTarget(Target):
         # storage/disk.py fsyncs each blob and its directory (group-synced); bus/server.py runs
         # JetStream with sync_interval: always; a PUT is acked only after both.
         self.durability = (
-            "fsync before every ack: blob file and directory (storage/disk.py) and the event "
+            "flushed before every ack: the blob (storage/disk.py: small ones by a shared syncfs, "
+            "big ones by fsync of file and directory), the command and the event "
             "(JetStream sync_interval: always)"
         )
         say(f"starting MyCloud (mycloud up --aws-port {aws_port}) in {data_dir} ...")
