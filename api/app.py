@@ -18,7 +18,8 @@ from api.auth import authenticate
 from api.errors import ApiError, problem
 from api.gateway import Gateway
 from api.identity import IdentityStore
-from api.metrics import Metrics
+from api.metrics import COLLECT, Metrics
+from api.metrics import render as render_metrics
 from api.openapi import spec
 from bus.errors import BusUnavailable
 from bus.log import Bus
@@ -29,6 +30,8 @@ from projections.db import Database
 from storage import Sidecar
 
 log = structlog.get_logger("api")
+GATHER = 0.15
+"""Seconds /metrics waits for the other API workers' counters."""
 PUBLIC = {"/healthz", "/metrics", "/openapi.json", "/"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,6 +46,19 @@ class Context:
     sidecars: dict[str, Sidecar]
     liveness: Liveness
     metrics: Metrics = field(default_factory=Metrics)
+
+    @property
+    def worker(self) -> str:
+        """This API process among all of them: host and worker name (``api``, ``api-2``, ...)."""
+        return f"{socket.gethostname()}/{self.settings.api_worker}"
+
+    async def answer_metrics(self) -> None:
+        """Let any worker's /metrics collect this one's counters."""
+
+        async def snapshot(_: bytes) -> bytes:
+            return orjson.dumps(self.metrics.snapshot(self.worker))
+
+        await self.bus.answer(COLLECT, snapshot)
 
 
 @web.middleware
@@ -102,9 +118,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Every API worker's counters (gathered over NATS; this one's own at least)."""
     c: Context = request.app["ctx"]
     extra = {"mycloud_projection_checkpoint": float(c.gateway.checkpoint)}
-    return web.Response(text=c.metrics.render(extra), content_type="text/plain")
+    others = [orjson.loads(raw) for raw in await c.bus.gather(COLLECT, b"", timeout=GATHER)]
+    snapshots = [*others, c.metrics.snapshot(c.worker)]  # its own, fresh, last: it wins
+    return web.Response(text=render_metrics(snapshots, extra), content_type="text/plain")
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -230,7 +230,7 @@ def spec() -> dict[str, Any]:
             },
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics",
+                    "summary": "Prometheus metrics of every API worker (label worker)",
                     "security": [],
                     "responses": {"200": {"description": "text"}},
                 }

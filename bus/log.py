@@ -353,9 +353,7 @@ class Bus:
                     raise
                 error = exc
             if time.monotonic() + delay > deadline:
-                raise BusUnavailable(
-                    f"log unavailable: {type(error).__name__}: {error}"
-                ) from error
+                raise BusUnavailable(f"log unavailable: {type(error).__name__}: {error}") from error
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -608,6 +606,37 @@ class Bus:
             await handler(msg.data)
 
         return await self.nc.subscribe(subject, cb=cb)
+
+    async def answer(self, subject: str, handler: Callable[[bytes], Awaitable[bytes]]) -> Any:
+        """Reply to every request on ``subject`` (core NATS) with what ``handler`` returns."""
+
+        async def cb(msg: Msg) -> None:
+            if msg.reply:
+                with contextlib.suppress(Exception):
+                    await self.nc.publish(msg.reply, await handler(msg.data))
+
+        return await self.nc.subscribe(subject, cb=cb)
+
+    async def gather(self, subject: str, payload: bytes, *, timeout: float) -> list[bytes]:
+        """Ask everyone answering ``subject`` and collect the replies that come within
+        ``timeout`` (core NATS scatter-gather; none when NATS is unreachable)."""
+        replies: list[bytes] = []
+
+        async def cb(msg: Msg) -> None:
+            replies.append(msg.data)
+
+        try:
+            inbox = self.nc.new_inbox()
+            sub = await self.nc.subscribe(inbox, cb=cb)
+            try:
+                await self.nc.publish(subject, payload, reply=inbox)
+                await self.nc.flush(timeout=max(1, int(timeout)))
+                await asyncio.sleep(timeout)
+            finally:
+                await sub.unsubscribe()
+        except Exception:  # metrics must not fail on a lost connection: report what came
+            pass
+        return replies
 
 
 async def _pending(sub: JetStreamContext.PushSubscription) -> int | None:

@@ -186,6 +186,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         sidecars={s.name: s for s in build_sidecars(settings.effective_sidecars)},
         liveness=liveness,
     )
+    await context.answer_metrics()
     try:
         await serve(context, settings.host, settings.port, stop)
     finally:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     and port with SO_REUSEPORT, so the kernel spreads connections evenly); 0: one per two CPUs
     (the other half is left to NATS, the handlers and the projector), at least 1, at most 4.
     One Python process serves on one core only."""
+    api_worker: str = "api"
+    """This API process's name among the workers (set by ``mycloud up``: api, api-2, ...)."""
     api_sockets: str = ""
     """Set by ``mycloud up`` for each API worker: its inherited listening sockets' descriptors
     (native API, then S3). Unset, ``mycloud api`` opens the ports itself."""

@@ -338,7 +338,11 @@ class Supervisor:
                 Child(
                     name=name,
                     argv=first.argv,
-                    env={**first.env, "MYCLOUD_API_SOCKETS": f"{fds[0]},{fds[1]}"},
+                    env={
+                        **first.env,
+                        "MYCLOUD_API_SOCKETS": f"{fds[0]},{fds[1]}",
+                        "MYCLOUD_API_WORKER": name,
+                    },
                     log_path=first.log_path.with_name(f"{name}.log"),
                     pid_path=self.run_dir / f"{name}.pid",
                     pass_fds=fds,

@@ -130,3 +130,20 @@ def test_a_second_stack_on_the_same_ports_is_refused(workers: Stack, tmp_path: P
     )
     with urllib.request.urlopen(f"{workers.url}/healthz", timeout=5) as r:
         assert r.status == 200  # the first stack is untouched
+
+
+def test_metrics_from_any_worker_cover_every_worker(workers: Stack) -> None:
+    """A scrape reaches one worker; it answers with every worker's counters, by worker."""
+    for _ in range(40):  # fresh connections: both workers serve some
+        with urllib.request.urlopen(f"{workers.url}/healthz", timeout=5) as r:
+            assert r.status == 200
+    for _ in range(3):
+        with urllib.request.urlopen(f"{workers.url}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        healthz: dict[str, int] = {}
+        for line in text.splitlines():
+            if line.startswith("mycloud_http_requests_total{") and 'route="/healthz"' in line:
+                worker = line.split('worker="', 1)[1].split('"', 1)[0]
+                healthz[worker] = healthz.get(worker, 0) + int(line.rsplit(" ", 1)[1])
+        assert sorted(w.rsplit("/", 1)[1] for w in healthz) == ["api", "api-2"], text
+        assert sum(healthz.values()) >= 40
