@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 
 import crc32c
 import pytest
+from awscrt import checksums as crt
 
 from tests.e2e.s3_support import MIB, Raw, all_keys, error_code, make_bucket, pattern, s3_error
 from tests.e2e.stack import Stack
@@ -247,12 +248,13 @@ def test_content_md5_verified(s3: Any, bucket: str) -> None:
 CHECKSUMS = {
     "CRC32": lambda d: zlib.crc32(d).to_bytes(4, "big"),
     "CRC32C": lambda d: crc32c.crc32c(d).to_bytes(4, "big"),
+    "CRC64NVME": lambda d: crt.crc64nvme(d).to_bytes(8, "big"),
     "SHA1": lambda d: hashlib.sha1(d).digest(),
     "SHA256": lambda d: hashlib.sha256(d).digest(),
 }
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32", "SHA1", "SHA256"])
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
 def test_checksums_computed_by_boto3_verified_and_returned(
     s3: Any, bucket: str, algorithm: str
 ) -> None:
@@ -315,6 +317,33 @@ def test_streaming_upload_with_a_trailing_checksum(s3: Any, raw: Raw, bucket: st
     status, _, answer_body = raw("PUT", f"/{bucket}/streamed", wrong, headers)
     assert (status, error_code(answer_body)) == (400, "BadDigest")
     assert s3.get_object(Bucket=bucket, Key="streamed")["Body"].read() == data
+
+
+def test_streaming_upload_with_a_crc64nvme_trailer_as_the_aws_cli_v2_sends(
+    s3: Any, raw: Raw, bucket: str
+) -> None:
+    """AWS CLI v2 and current SDKs checksum uploads with CRC-64/NVME by default."""
+    data = pattern(200_000, b"cli v2")
+    value = b64(crt.crc64nvme(data).to_bytes(8, "big"))
+    assert crt.crc64nvme(b"123456789") == 0xAE8B14860A799888  # the algorithm's check value
+    headers = {
+        "X-Amz-Content-SHA256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "Content-Encoding": "aws-chunked",
+        "X-Amz-Decoded-Content-Length": str(len(data)),
+        "X-Amz-Trailer": "x-amz-checksum-crc64nvme",
+        "X-Amz-Sdk-Checksum-Algorithm": "CRC64NVME",
+    }
+    status, _, _ = raw(
+        "PUT", f"/{bucket}/v2", aws_chunked(data, f"x-amz-checksum-crc64nvme:{value}"), headers
+    )
+    assert status == 200
+    got = s3.get_object(Bucket=bucket, Key="v2", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC64NVME"] == value
+    assert got["Body"].read() == data
+    wrong = aws_chunked(pattern(200_000, b"other"), f"x-amz-checksum-crc64nvme:{value}")
+    status, _, answer_body = raw("PUT", f"/{bucket}/v2", wrong, headers)
+    assert (status, error_code(answer_body)) == (400, "BadDigest")
+    assert s3.get_object(Bucket=bucket, Key="v2")["Body"].read() == data
 
 
 # ---------------------------------------------------------------- batch delete

@@ -440,9 +440,11 @@ def test_botocore_https_put_object_is_unsigned_trailer(body: bytes) -> None:
         with pytest.raises(Captured) as captured:
             call(Bucket="bkt", Key="a key", Body=io.BytesIO(body), **extra)
         prepared = captured.value.args[0]
-        headers = CIMultiDict({"Host": "127.0.0.1:9443"})
+        headers: CIMultiDict[str] = CIMultiDict()
         for name, value in prepared.headers.items():
             headers.add(name, value.decode() if isinstance(value, bytes) else value)
+        if "Host" not in headers:  # botocore's own signer leaves it out; CRT's sets it
+            headers["Host"] = "127.0.0.1:9443"
         assert headers["x-amz-content-sha256"] == STREAMING_UNSIGNED_TRAILER
         assert headers["Content-Encoding"] == "aws-chunked"
         assert headers["x-amz-trailer"] == "x-amz-checksum-crc32"
@@ -507,7 +509,7 @@ async def server(tls: tuple[ssl.SSLContext, Path]) -> AsyncIterator[tuple[str, l
         else:
             pieces.append(await request.read())
             check_payload(verified, sha(pieces[0]))
-        seen.append((dict(request.headers), b"".join(pieces), trailers))
+        seen.append((CIMultiDict(request.headers), b"".join(pieces), trailers))
         return web.Response(headers={"ETag": '"0"'})
 
     app = web.Application(client_max_size=8 << 20)

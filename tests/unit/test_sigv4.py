@@ -96,9 +96,11 @@ def sent(call: Callable[..., Any], **params: Any) -> Req:
         call(**params)
     prepared = captured.value.request
     parts = urlsplit(prepared.url)
-    headers = CIMultiDict({"Host": HOST})
+    headers: CIMultiDict[str] = CIMultiDict()
     for name, value in prepared.headers.items():
         headers.add(name, value.decode() if isinstance(value, bytes) else value)
+    if "Host" not in headers:  # botocore's own signer leaves it to the HTTP layer; CRT's sets it
+        headers["Host"] = HOST
     return Req(prepared.method, parts.path, parts.query, headers)
 
 
