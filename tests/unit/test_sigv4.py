@@ -6,6 +6,7 @@ what would go on the wire, without a server: the hook raises to stop the send.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,8 +71,34 @@ def _capture(request: Any, **_: Any) -> None:
     raise Captured(request)
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["python-signer", "crt-signer"])
+def s3(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A boto3 client signing with botocore's own SigV4 code, and one signing with the AWS CRT's
+    (what botocore picks when awscrt is installed, as it is here): users run either."""
+    import botocore.auth
+
+    saved = dict(botocore.auth.AUTH_TYPE_MAPS)
+    if request.param == "python-signer":
+        botocore.auth.AUTH_TYPE_MAPS["s3v4"] = S3SigV4Auth
+        botocore.auth.AUTH_TYPE_MAPS["s3v4-query"] = botocore.auth.S3SigV4QueryAuth
+    elif "awscrt" not in sys.modules and not _has_crt():
+        pytest.skip("awscrt is not installed")
+    try:
+        yield _client()
+    finally:
+        botocore.auth.AUTH_TYPE_MAPS.clear()
+        botocore.auth.AUTH_TYPE_MAPS.update(saved)
+
+
+def _has_crt() -> bool:
+    try:
+        import awscrt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _client() -> Any:
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=ENDPOINT,
@@ -86,8 +113,7 @@ def s3() -> Iterator[Any]:
         ),
     )
     client.meta.events.register("before-send.s3", _capture)
-    yield client
-    client.close()
+    return client
 
 
 def sent(call: Callable[..., Any], **params: Any) -> Req:
