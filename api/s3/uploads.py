@@ -23,6 +23,7 @@ from api.s3.common import (
     write_conditions,
     xml,
 )
+from api.s3.listing import TOP, roll_up
 from events.envelope import new_id
 from events.s3 import (
     AbortMultipartUpload,
@@ -34,7 +35,6 @@ from projections import queries
 from projections.db import Reader, Row
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
-_TOP = chr(0x10FFFF)
 
 
 async def _open_upload(request: web.Request) -> dict[str, Any]:
@@ -283,44 +283,33 @@ async def uploads_page(
     together count against ``max_uploads``. Listing starts after ``key_marker`` (after its uploads
     up to ``upload_id_marker`` when that is given, else after all of them; a marker inside a
     rolled-up prefix: after the whole prefix)."""
-    page = UploadsPage()
-    if max_uploads <= 0:
-        return page
-    key_after = key_marker
-    id_after = upload_id_marker if key_marker and upload_id_marker else _TOP
-    if delimiter and key_after.startswith(prefix):
-        cut = key_after.find(delimiter, len(prefix))
-        if cut >= 0:
-            key_after, id_after = key_after[: cut + len(delimiter)] + _TOP, _TOP
-    batch = min(max_uploads + 1, 1000)
-    while True:
-        rows = await queries.list_uploads(
+    after = (key_marker, upload_id_marker if key_marker and upload_id_marker else TOP)
+
+    async def fetch(cursor: tuple[str, str], limit: int) -> list[Row]:
+        return await queries.list_uploads(
             db,
             bucket,
             prefix=prefix,
-            key_marker=key_after,
-            upload_id_marker=id_after,
-            limit=batch,
+            key_marker=cursor[0],
+            upload_id_marker=cursor[1],
+            limit=limit,
         )
-        jumped = False
-        for row in rows:
-            if len(page.uploads) + len(page.prefixes) >= max_uploads:
-                page.truncated = True
-                return page
-            key = row["key"]
-            cut = key.find(delimiter, len(prefix)) if delimiter else -1
-            if cut >= 0:
-                common = key[: cut + len(delimiter)]
-                page.prefixes.append(common)
-                page.next_key_marker, page.next_upload_id_marker = common, ""
-                key_after, id_after = common + _TOP, _TOP  # skip everything under it
-                jumped = True
-                break
-            page.uploads.append(row)
-            page.next_key_marker = key_after = key
-            page.next_upload_id_marker = id_after = row["upload_id"]
-        if not jumped and len(rows) <= batch:
-            return page
+
+    got = await roll_up(
+        fetch,
+        prefix=prefix,
+        delimiter=delimiter,
+        after=after,
+        limit=max_uploads,
+        tiebreak=lambda row: str(row["upload_id"]),
+    )
+    return UploadsPage(
+        uploads=got.rows,
+        prefixes=got.prefixes,
+        truncated=got.truncated,
+        next_key_marker=got.last[0],
+        next_upload_id_marker=got.last[1],
+    )
 
 
 async def list_uploads(request: web.Request) -> web.Response:

@@ -141,3 +141,34 @@ async def test_exactly_full_page_is_not_truncated(db: Database) -> None:
     page = await uploads_page(db, "b", delimiter="/", max_uploads=5)
     assert len(page.uploads) + len(page.prefixes) == 5
     assert not page.truncated
+
+
+async def test_a_full_page_of_a_thousand_says_whether_more_follow(tmp_path: Path) -> None:
+    """max-uploads 1000 is also the read model's batch: the page must still look one further."""
+    database = await open_database(f"sqlite:///{tmp_path / 'many.db'}")
+    try:
+        async with database.transaction() as tx:
+            for statement in ObjectsProjection.ddl:
+                await tx.execute(statement)
+            for i in range(1001):
+                await tx.execute(
+                    """INSERT INTO uploads (bucket, upload_id, key, initiator, initiated,
+                        content_type, metadata, headers, tags, seq)
+                    VALUES ('b', $1, $2, 'root', '2024-01-01T00:00:00Z', 'x', '{}', '{}', '{}',
+                        $3)""",
+                    f"u{i:04d}",
+                    f"k{i:04d}",
+                    i + 1,
+                )
+        page = await uploads_page(database, "b", max_uploads=1000)
+        assert len(page.uploads) == 1000 and page.truncated
+        assert page.next_key_marker == "k0999"
+        rest = await uploads_page(
+            database,
+            "b",
+            key_marker=page.next_key_marker,
+            upload_id_marker=page.next_upload_id_marker,
+        )
+        assert listed(rest) == ([("k1000", "u1000")], []) and not rest.truncated
+    finally:
+        await database.close()
