@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
@@ -93,3 +94,7 @@ def error_code(body: bytes) -> str:
     root = ET.fromstring(body)
     assert root.tag == "Error", body
     return root.findtext("Code") or ""
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()

@@ -60,11 +60,6 @@ def aws(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     return Cli(stack, tmp_path_factory.mktemp("aws-home"))
 
 
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
-
-
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

@@ -7,12 +7,6 @@ from typing import Any
 import pytest
 
 from tests.e2e.s3_support import make_bucket, s3_error, unique
-from tests.e2e.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
 
 
 def test_create_list_head_location_delete(s3: Any) -> None:

@@ -22,16 +22,6 @@ def s3(stack: Stack) -> Any:
     return stack.boto3(max_pool_connections=16)
 
 
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    return make_bucket(s3)
-
-
-@pytest.fixture(scope="module")
-def raw(stack: Stack) -> Raw:
-    return Raw(stack)
-
-
 def md5_etag(body: bytes) -> str:
     return f'"{hashlib.md5(body).hexdigest()}"'
 

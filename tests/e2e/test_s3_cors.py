@@ -27,11 +27,6 @@ RULES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
-
-
 @pytest.fixture
 def bucket(s3: Any) -> str:
     name = make_bucket(s3)

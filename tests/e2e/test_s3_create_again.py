@@ -6,15 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.e2e.s3_support import Raw, make_bucket, s3_error, unique
 from tests.e2e.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
 
 
 def test_recreating_an_owned_us_east_1_bucket_succeeds_and_changes_nothing(

@@ -9,18 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.s3_support import MIB, all_keys, make_bucket, pattern, s3_error
+from tests.e2e.s3_support import MIB, all_keys, pattern, s3_error
 from tests.e2e.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def s3(stack: Stack) -> Any:
     return stack.boto3(read_timeout=120)
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    return make_bucket(s3)
 
 
 def multipart_etag(parts: list[bytes]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import urllib.request
 import zlib
@@ -14,28 +13,7 @@ import crc32c
 import pytest
 from awscrt import checksums as crt
 
-from tests.e2e.s3_support import MIB, Raw, all_keys, error_code, make_bucket, pattern, s3_error
-from tests.e2e.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    return make_bucket(s3)
-
-
-@pytest.fixture(scope="module")
-def raw(stack: Stack) -> Raw:
-    return Raw(stack)
-
-
-def b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode()
-
+from tests.e2e.s3_support import MIB, Raw, all_keys, b64, error_code, make_bucket, pattern, s3_error
 
 # ---------------------------------------------------------------- put, get, head, delete
 

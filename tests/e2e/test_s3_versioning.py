@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.s3_support import all_keys, make_bucket, s3_error
-from tests.e2e.stack import Stack
 
 MISSING_VERSION = "0" * 32
-
-
-@pytest.fixture(scope="module")
-def s3(stack: Stack) -> Any:
-    return stack.boto3()
 
 
 @pytest.fixture
