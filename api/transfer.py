@@ -166,7 +166,8 @@ class _Digests:
             await self._last
         return self.md5
 
-    async def cancel(self) -> None:
+    async def settle(self) -> None:
+        """Wait for hashing still under way, whatever its outcome (nothing is cancelled)."""
         if self._last is not None:
             with contextlib.suppress(BaseException):
                 await self._last
@@ -175,7 +176,7 @@ class _Digests:
 async def _abandon(
     bus: Bus, upload: Upload, pending: list[asyncio.Task[int]], digests: _Digests
 ) -> None:
-    await digests.cancel()  # let a hashing thread finish before the upload is dropped
+    await digests.settle()  # let a hashing thread finish before the upload is dropped
     for task in pending:
         with contextlib.suppress(BaseException):
             upload.chunks.append(await task)
