@@ -11,6 +11,10 @@ SigV4, ``UNSIGNED-PAYLOAD``), whose CPU cost per request is printed next to the 
     .venv/bin/python bench/s3bench.py --targets seaweedfs,moto
     .venv/bin/python bench/s3bench.py --out docs/benchmarks.md
 
+After the servers, it measures the durable floor (``bench/floor.py``): the flushes a PUT must
+wait for under MyCloud's contract, done by the same nats-server and disk with nothing around
+them, and sets that against the PUT targets (``--no-floor`` skips it).
+
 The peers live in their own venv (see ``bench/peers.py``; created on first use). MyCloud runs
 via ``tests.e2e.stack.Stack`` (``mycloud up``) and needs ``mycloud up --aws-port``; without
 it the MyCloud target is skipped with a message and the peers are still measured.
@@ -46,7 +50,8 @@ for p in (str(ROOT), str(BENCH)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-import peers  # noqa: E402  (bench/ is not a package; path set up just above)
+import floor as durable_floor  # noqa: E402  (bench/ is not a package; path set up just above)
+import peers  # noqa: E402
 from s3client import S3Client  # noqa: E402
 
 KiB = 1024
@@ -601,6 +606,51 @@ def goals(results: dict[str, Result]) -> list[str]:
     return lines
 
 
+def floor_section(results: dict[str, Result], floor: durable_floor.Floor) -> list[str]:
+    """Each PUT target beside the most the durability contract allows here, measured alone."""
+
+    def peer_rate(peer: str, key: str) -> float | None:
+        r = results.get(peer)
+        cell = r.cells.get(key) if r else None
+        return cell.rate if cell and cell.rate else None
+
+    rows = [
+        ("PUT 4 KiB", 1, "obj/s", "2x moto", peer_rate("moto", "put4k_c1"), 2.0, floor.put4k_c1,
+         "log pair + blob, in series"),
+        ("PUT 4 KiB", HIGH, "obj/s", "1.0x SeaweedFS", peer_rate("seaweedfs", "put4k_c16"), 1.0,
+         floor.put4k_c16, f"log pairs from {HIGH} writers (blob flushes left out)"),
+        ("PUT 64 MiB", 1, "MiB/s", "2x moto", peer_rate("moto", "put64m_c1"), 2.0, floor.put64m,
+         "half the disk's write rate (every byte is written twice)"),
+    ]  # fmt: skip
+    lines = [
+        "### The durable floor: what the contract allows a PUT here",
+        "",
+        "Measured in this run after the servers, on the same filesystem, with nothing of "
+        "MyCloud around it (`bench/floor.py`): the flushes a PUT must wait for before its "
+        "2xx, in the order the design imposes (command durable, then the bytes, then the "
+        "event), done by the same nats-server configuration and disk:",
+        "",
+        *durable_floor.describe(floor),
+        "",
+        "| operation | concurrency | target | target needs | floor allows at most "
+        "| what the floor counts | MyCloud now | reachable? |",
+        "|---|---:|---|---:|---:|---|---:|---|",
+    ]
+    keys = {("PUT 4 KiB", 1): "put4k_c1", ("PUT 4 KiB", HIGH): "put4k_c16",
+            ("PUT 64 MiB", 1): "put64m_c1"}  # fmt: skip
+    for op, conc, unit, label, peer, times, most, counts in rows:
+        need = peer * times if peer else None
+        ours = results.get("mycloud")
+        cell = ours.cells.get(keys[(op, conc)]) if ours else None
+        now = fmt(cell.rate, unit) if cell and cell.rate else "n/a"
+        verdict = "n/a" if need is None else ("**no**" if most < need else "yes, in principle")
+        lines.append(
+            f"| {op} | {conc} | {label} | {fmt(need, unit) if need else 'n/a'} "
+            f"| {fmt(most, unit)} | {counts} | {now} | {verdict} |"
+        )
+    return [*lines, ""]
+
+
 def report(
     results: dict[str, Result],
     order: list[str],
@@ -609,6 +659,7 @@ def report(
     command: str,
     mode: str,
     calibration: dict[str, Cell],
+    floor: durable_floor.Floor | None = None,
 ) -> str:
     measured = [t for t in order if not results[t].skipped]
     head = " | ".join(LABEL[t] for t in measured)
@@ -642,6 +693,8 @@ def report(
     lines.append("| peak RSS (lower is better) | | " + " | ".join(rss) + " | "
                  + " | ".join(rss_ratio) + " |")  # fmt: skip
     lines += ["", "Targets from the issue:", "", *goals(results), ""]
+    if floor is not None:
+        lines += floor_section(results, floor)
 
     lines += [
         "Details: spread of the rate over "
@@ -773,6 +826,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dir", type=Path, help="parent of the temporary data directories")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip measuring the durable floor (bench/floor.py) after the servers",
+    )
     args = parser.parse_args(argv)
     order = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [t for t in order if t not in TARGETS]
@@ -846,6 +904,15 @@ def main(argv: list[str] | None = None) -> int:
                         say(f"{LABEL[name]} stopped; peak RSS {result.rss_mib:.0f} MiB")
                     if not args.keep:
                         shutil.rmtree(workdir / name, ignore_errors=True)
+        floor: durable_floor.Floor | None = None
+        if not args.no_floor:
+            say("\n== durable floor (nats-server and disk alone)")
+            floor = durable_floor.measure(
+                workdir / "floor", seconds=2.0 if args.quick else 4.0,
+                big=(64 if args.quick else 256) * MiB,
+            )  # fmt: skip
+            for line in durable_floor.describe(floor):
+                say(line)
     except (KeyboardInterrupt, SystemExit):
         say("interrupted; every server started was stopped")
         raise
@@ -858,13 +925,16 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python bench/s3bench.py" + (" --quick" if args.quick else "")
     if args.targets != ",".join(TARGETS):
         command += f" --targets {shlex.quote(args.targets)}"
+    if args.no_floor:
+        command += " --no-floor"
     if args.out:
         command += f" --out {shlex.quote(str(args.out))}"
     # Other work on the machine moves every number here; record how busy it was.
     info["load average (1 min) at start / end"] = f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"
     section = report(
-        results, order, plan, info, command, "quick" if args.quick else "normal", calibration
-    )
+        results, order, plan, info, command, "quick" if args.quick else "normal", calibration,
+        floor,
+    )  # fmt: skip
     say("")
     say(section)
     say(f"total time {time.monotonic() - began:.0f} s")
