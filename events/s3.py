@@ -181,6 +181,8 @@ class CreateMultipartUpload(Message):
     """Tags of the final object."""
     checksum_algorithm: str | None = None
     """Checksum algorithm the parts use, if any."""
+    checksum_type: str | None = None
+    """``COMPOSITE`` or ``FULL_OBJECT``: how the object's checksum is made from the parts'."""
 
 
 @registry.register
@@ -227,6 +229,8 @@ class CompleteMultipartUpload(Message):
     """Conditional write (``If-Match``), as ``PutObject.if_match``."""
     if_none_match: str | None = None
     """Conditional write (``If-None-Match: *``), as ``PutObject.if_none_match``."""
+    checksums: dict[str, str] = Field(default_factory=dict)
+    """The object checksum the client expects (``x-amz-checksum-*``), by algorithm, base64."""
 
 
 @registry.register
@@ -388,6 +392,8 @@ class MultipartUploadCreated(Message):
     """Tags of the final object."""
     checksum_algorithm: str | None = None
     """Checksum algorithm of the parts."""
+    checksum_type: str | None = None
+    """``COMPOSITE`` or ``FULL_OBJECT`` (None: the algorithm's default, or no checksum)."""
 
 
 @registry.register

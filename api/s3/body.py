@@ -15,11 +15,23 @@ from api.s3.chunked import ChunkedDecoder
 from api.s3.common import ctx
 
 
-async def receive(request: web.Request) -> tuple[transfer.Upload, dict[str, str]]:
-    """Stream the body into the log; returns the upload and its verified checksums."""
+async def receive(
+    request: web.Request, *, also: str | None = None
+) -> tuple[transfer.Upload, dict[str, str]]:
+    """Stream the body into the log; returns the upload and its verified checksums (with
+    ``also``, that algorithm's too, whether or not the client sent a value for it)."""
     c = ctx(request)
     verified: sigv4.Verified = request["verified"]
     algorithms, given = requested(request.headers)
+    if also is not None and algorithms and also not in algorithms:
+        # S3 refuses a part checksummed with another algorithm than its upload's.
+        raise ApiError(
+            "InvalidRequest",
+            f"Checksum Type mismatch occurred, expected checksum Type: {also.lower()}, actual "
+            f"checksum Type: {min(algorithms).lower()}",
+        )
+    if also is not None:
+        algorithms.add(also)
     try:
         checker = Checksummer(algorithms)
     except UnsupportedChecksum as exc:

@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import zlib
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-import crc32c as _crc32c
-from awscrt import checksums as _crt
+from storage.checksums import FACTORIES, SIZES
 
-
-class _Crc:
-    def __init__(self, fn: Callable[[bytes, int], int], size: int = 4) -> None:
-        self._fn = fn
-        self._size = size
-        self._value = 0
-
-    def update(self, data: bytes) -> None:
-        self._value = self._fn(data, self._value)
-
-    def digest(self) -> bytes:
-        return self._value.to_bytes(self._size, "big")
-
-
-FACTORIES: dict[str, Callable[[], Any]] = {
-    "CRC32": lambda: _Crc(zlib.crc32),
-    "CRC32C": lambda: _Crc(lambda data, value: _crc32c.crc32c(data, value)),
-    # CRC-64/NVME: what the AWS CLI v2 and current SDKs checksum uploads with by default;
-    # awscrt's implementation is the one AWS's own tools use (hardware-accelerated).
-    "CRC64NVME": lambda: _Crc(lambda data, value: _crt.crc64nvme(data, value), size=8),
-    "SHA1": lambda: hashlib.sha1(usedforsecurity=False),
-    "SHA256": hashlib.sha256,
-}
 HEADER = "x-amz-checksum-"
-SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
 NOT_VALUES = frozenset({"x-amz-checksum-mode", "x-amz-checksum-type", "x-amz-checksum-algorithm"})
 """x-amz-checksum-* headers that are settings, not checksum values."""
 

@@ -29,6 +29,7 @@ from api.s3.uploads import UPLOAD_OPS
 from events.s3 import CopyObject, DeleteObject, PutObject, PutObjectTagging
 from handlers.s3.rules import bucket_name_problem, key_problem
 from projections import queries
+from storage.checksums import checksum_type
 
 META = "x-amz-meta-"
 STORED_HEADERS = (
@@ -161,9 +162,9 @@ def _headers(
     if row.get("parts"):
         headers["x-amz-mp-parts-count"] = str(len(row["parts"]))
     if request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
-        headers |= {
-            f"x-amz-checksum-{a.lower()}": v for a, v in (row.get("checksums") or {}).items()
-        }
+        for algorithm, value in (row.get("checksums") or {}).items():
+            headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+            headers["x-amz-checksum-type"] = checksum_type(value)
     for param, header in OVERRIDES.items():
         if param in request.query:
             headers[header] = request.query[param]

@@ -11,6 +11,7 @@ from aiohttp import web
 from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
+from api.s3.checksums import malformed, requested
 from api.s3.common import (
     ctx,
     encoding_type,
@@ -33,6 +34,7 @@ from events.s3 import (
 )
 from projections import queries
 from projections.db import Reader, Row
+from storage import checksums as mpu
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
@@ -54,18 +56,53 @@ async def create(request: web.Request) -> web.Response:
 
     await existing_bucket(request)
     upload_id = new_id().hex
-    algorithm = request.headers.get("x-amz-checksum-algorithm")
+    algorithm, kind = _checksum_settings(request)
     await execute(
         request,
         CreateMultipartUpload(
             bucket=request["bucket"],
             key=request["key"],
             upload_id=upload_id,
-            checksum_algorithm=algorithm.upper() if algorithm else None,
+            checksum_algorithm=algorithm,
+            checksum_type=kind,
             **object_fields(request),
         ),
     )
-    return xml(s3xml.initiate_multipart(request["bucket"], request["key"], upload_id))
+    headers = {}
+    if algorithm is not None:
+        headers["x-amz-checksum-algorithm"] = algorithm
+        headers["x-amz-checksum-type"] = kind or mpu.default_type(algorithm)
+    return xml(
+        s3xml.initiate_multipart(request["bucket"], request["key"], upload_id), headers=headers
+    )
+
+
+def _checksum_settings(request: web.Request) -> tuple[str | None, str | None]:
+    """The upload's checksum algorithm and type (x-amz-checksum-algorithm, -type), checked
+    against what S3 allows: CRC64NVME only whole-object, SHA-1/SHA-256 only composite."""
+    raw_algorithm = request.headers.get("x-amz-checksum-algorithm")
+    raw_kind = request.headers.get("x-amz-checksum-type")
+    algorithm = raw_algorithm.upper() if raw_algorithm else None
+    kind = raw_kind.upper() if raw_kind else None
+    if algorithm is not None and algorithm not in mpu.TYPES:
+        raise ApiError("InvalidRequest", "Checksum algorithm provided is unsupported.")
+    if kind is None:
+        return algorithm, None
+    if kind not in (mpu.COMPOSITE, mpu.FULL_OBJECT):
+        raise ApiError("InvalidRequest", f"Value for x-amz-checksum-type is invalid: {raw_kind}")
+    if algorithm is None:
+        raise ApiError(
+            "InvalidRequest",
+            "The x-amz-checksum-type header can only be used with the "
+            "x-amz-checksum-algorithm header.",
+        )
+    if kind not in mpu.TYPES[algorithm]:
+        raise ApiError(
+            "InvalidRequest",
+            f"The {kind} checksum type cannot be used with the {algorithm.lower()} checksum "
+            "algorithm.",
+        )
+    return algorithm, kind
 
 
 def _part_number(request: web.Request) -> int:
@@ -86,8 +123,8 @@ async def upload_part(request: web.Request) -> web.Response:
     from api.s3.body import receive
 
     number = _part_number(request)
-    await _open_upload(request)
-    upload, checksums = await receive(request)
+    row = await _open_upload(request)
+    upload, values = await receive(request, also=row.get("checksum_algorithm"))
     try:
         await execute(
             request,
@@ -96,7 +133,7 @@ async def upload_part(request: web.Request) -> web.Response:
                 key=request["key"],
                 upload_id=request.query["uploadId"],
                 part_number=number,
-                checksums=checksums,
+                checksums=values,
                 **upload.fields(),
             ),
         )
@@ -105,7 +142,7 @@ async def upload_part(request: web.Request) -> web.Response:
             await transfer.discard(ctx(request).bus, upload)
         raise
     headers = {"ETag": f'"{upload.md5}"'}
-    headers |= {f"x-amz-checksum-{a.lower()}": v for a, v in checksums.items()}
+    headers |= {f"x-amz-checksum-{a.lower()}": v for a, v in values.items()}
     return web.Response(headers=headers)
 
 
@@ -214,6 +251,11 @@ async def complete(request: web.Request) -> web.Response:
     parts = s3xml.parse_complete_multipart(await request.read())
     upload_id = request.query["uploadId"]
     await _check_part_checksums(request, upload_id, parts)
+    _, expected = requested(request.headers)
+    if bad := malformed(expected):
+        raise ApiError(
+            "InvalidRequest", f"Value for x-amz-checksum-{bad.lower()} header is invalid."
+        )
     try:
         outcome = await execute(
             request,
@@ -224,6 +266,7 @@ async def complete(request: web.Request) -> web.Response:
                 parts=[(n, etag) for n, etag, _ in parts],
                 if_match=if_match,
                 if_none_match=if_none_match,
+                checksums=expected,
             ),
         )
     except ApiError as exc:
@@ -238,8 +281,11 @@ async def complete(request: web.Request) -> web.Response:
         row = latest
     location = f"{request.scheme}://{request.host}/{request['bucket']}/{request['key']}"
     headers = version_header(row["version_id"] if row else None, bucket_row["versioning"])
+    values = (row.get("checksums") or {}) if row else {}
+    kind = mpu.checksum_type(next(iter(values.values()))) if values else None
     return xml(
-        s3xml.complete_multipart(location, request["bucket"], request["key"], etag), headers=headers
+        s3xml.complete_multipart(location, request["bucket"], request["key"], etag, values, kind),
+        headers=headers,
     )
 
 

@@ -33,6 +33,7 @@ from events.s3 import (
     ObjectPut,
     ObjectTagsSet,
     PartRef,
+    PartUploaded,
     PutBucketCors,
     PutBucketPolicy,
     PutBucketVersioning,
@@ -42,6 +43,7 @@ from events.s3 import (
 from handlers.decision import AlreadyApplied, Append, Appends, Decision, Reject, caused_by
 from handlers.s3.rules import bucket_name_problem, key_problem
 from handlers.s3.state import Bucket, Object, Upload
+from storage import checksums
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 
@@ -361,6 +363,7 @@ def create_multipart(command: Envelope, bucket: Bucket) -> Decision:
         headers=data.headers,
         tags=data.tags,
         checksum_algorithm=data.checksum_algorithm,
+        checksum_type=data.checksum_type,
     )
     return Append(
         subjects.upload_state(data.bucket, data.upload_id),
@@ -418,6 +421,14 @@ def complete_multipart(
             return problem
     etag = multipart_etag([p.etag for p in chosen])
     created = upload.created
+    object_checksums = multipart_checksums(created, chosen)
+    for algorithm, expected in data.checksums.items():
+        if object_checksums.get(algorithm) != expected:
+            return Reject(
+                "BadDigest",
+                f"The {algorithm} checksum you specified for the object did not match the one "
+                "computed from its parts.",
+            )
     version_id = version_for(command, bucket)
     put = ObjectPut(
         bucket=data.bucket,
@@ -437,7 +448,7 @@ def complete_multipart(
             for p in chosen
         ],
         headers=created.headers,
-        checksums={},
+        checksums=object_checksums,
         tags=created.tags,
     )
     done = MultipartUploadCompleted(
@@ -470,6 +481,22 @@ def abort_multipart(command: Envelope, upload: Upload) -> Decision:
         upload.seq,
         subjects.upload_all(data.bucket, data.upload_id),
     )
+
+
+def multipart_checksums(
+    created: MultipartUploadCreated, parts: list[PartUploaded]
+) -> dict[str, str]:
+    """The object's checksum from its parts' (S3: ``COMPOSITE`` or ``FULL_OBJECT``), when the
+    upload named an algorithm and every part has a checksum of it (parts copied with
+    UploadPartCopy carry none)."""
+    algorithm = created.checksum_algorithm
+    if algorithm not in checksums.TYPES:
+        return {}
+    values = [(p.checksums.get(algorithm), p.size) for p in parts]
+    if any(value is None for value, _ in values):
+        return {}
+    kind = created.checksum_type or checksums.default_type(algorithm)
+    return {algorithm: checksums.multipart(algorithm, kind, values)}  # type: ignore[arg-type]
 
 
 def multipart_etag(part_etags: list[str]) -> str:

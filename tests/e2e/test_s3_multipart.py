@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from datetime import timedelta
 from typing import Any
 
@@ -336,3 +337,127 @@ def test_upload_part_checksum_is_verified_and_listed(s3: Any, bucket: str) -> No
         },
     )
     assert s3.get_object(Bucket=bucket, Key="summed")["Body"].read() == body
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _crc64nvme(data: bytes) -> str:
+    from awscrt import checksums
+
+    return _b64(checksums.crc64nvme(data).to_bytes(8, "big"))
+
+
+def _upload_summed(
+    s3: Any, bucket: str, key: str, upload_id: str, parts: list[bytes], algorithm: str
+) -> list[dict[str, Any]]:
+    done = []
+    for number, body in enumerate(parts, 1):
+        r = s3.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm=algorithm,
+        )
+        field = f"Checksum{algorithm}"
+        done.append({"PartNumber": number, "ETag": r["ETag"], field: r[field]})
+    return done
+
+
+def test_full_object_crc64nvme_of_a_multipart_upload_is_verified_and_returned(
+    s3: Any, bucket: str
+) -> None:
+    """What the AWS CLI v2 sends for a big file: CRC-64/NVME parts and the whole object's CRC."""
+    parts = [pattern(5 * MIB, b"full"), b"and the tail"]
+    whole = _crc64nvme(b"".join(parts))
+    created = s3.create_multipart_upload(
+        Bucket=bucket, Key="full", ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"
+    )
+    assert (created["ChecksumAlgorithm"], created["ChecksumType"]) == ("CRC64NVME", "FULL_OBJECT")
+    upload_id = created["UploadId"]
+    done = _upload_summed(s3, bucket, "full", upload_id, parts, "CRC64NVME")
+    assert done[1]["ChecksumCRC64NVME"] == _crc64nvme(parts[1])
+
+    # a whole-object checksum that is not the object's: BadDigest, and nothing is stored
+    with s3_error("BadDigest", 400):
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="full",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": done},
+            ChecksumCRC64NVME=_crc64nvme(b"something else"),
+            ChecksumType="FULL_OBJECT",
+        )
+    assert all_keys(s3, bucket) == []
+
+    r = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="full",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": done},
+        ChecksumCRC64NVME=whole,
+        ChecksumType="FULL_OBJECT",
+    )
+    assert (r["ChecksumCRC64NVME"], r["ChecksumType"]) == (whole, "FULL_OBJECT")
+    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC64NVME"], head["ChecksumType"]) == (whole, "FULL_OBJECT")
+    # botocore checks the body it reads against a full-object checksum
+    got = s3.get_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC64NVME"] == whole
+    assert got["Body"].read() == b"".join(parts)
+
+
+def test_composite_sha256_of_a_multipart_upload(s3: Any, bucket: str) -> None:
+    parts = [pattern(5 * MIB, b"comp"), pattern(1000, b"end")]
+    created = s3.create_multipart_upload(Bucket=bucket, Key="comp", ChecksumAlgorithm="SHA256")
+    assert created["ChecksumType"] == "COMPOSITE"  # S3's default for SHA-256
+    done = _upload_summed(s3, bucket, "comp", created["UploadId"], parts, "SHA256")
+    r = s3.complete_multipart_upload(
+        Bucket=bucket, Key="comp", UploadId=created["UploadId"], MultipartUpload={"Parts": done}
+    )
+    digests = b"".join(hashlib.sha256(p).digest() for p in parts)
+    expected = f"{_b64(hashlib.sha256(digests).digest())}-2"
+    assert (r["ChecksumSHA256"], r["ChecksumType"]) == (expected, "COMPOSITE")
+    head = s3.head_object(Bucket=bucket, Key="comp", ChecksumMode="ENABLED")
+    assert (head["ChecksumSHA256"], head["ChecksumType"]) == (expected, "COMPOSITE")
+
+
+def test_multipart_checksum_settings_s3_refuses(s3: Any, bucket: str) -> None:
+    for algorithm, kind in (("SHA256", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE")):
+        with s3_error("InvalidRequest", 400):
+            s3.create_multipart_upload(
+                Bucket=bucket, Key="k", ChecksumAlgorithm=algorithm, ChecksumType=kind
+            )
+    assert open_uploads(s3, bucket) == []
+    # a part checksummed with another algorithm than its upload's
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32C")[
+        "UploadId"
+    ]
+    with s3_error("InvalidRequest", 400):
+        s3.upload_part(
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=b"x",
+            ChecksumAlgorithm="SHA1",
+        )
+    assert s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id).get("Parts", []) == []
+
+
+def test_parts_sent_without_a_checksum_get_their_uploads_algorithm(
+    stack: Stack, bucket: str
+) -> None:
+    plain = stack.boto3(request_checksum_calculation="when_required")
+    parts = [pattern(5 * MIB, b"plain"), b"tail"]
+    upload_id = plain.create_multipart_upload(
+        Bucket=bucket, Key="p", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )["UploadId"]
+    done = upload_parts(plain, bucket, "p", upload_id, parts)
+    r = plain.complete_multipart_upload(
+        Bucket=bucket, Key="p", UploadId=upload_id, MultipartUpload={"Parts": done}
+    )
+    assert r["ChecksumCRC32"] == _b64(zlib.crc32(b"".join(parts)).to_bytes(4, "big"))
