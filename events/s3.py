@@ -105,6 +105,15 @@ class PutBucketCors(Message):
 
 
 @registry.register
+class PutBucketTagging(Message):
+    TYPE = "s3.PutBucketTagging"
+    bucket: str
+    """The bucket."""
+    tags: dict[str, str]
+    """The complete new tag set (empty removes it: DeleteBucketTagging)."""
+
+
+@registry.register
 class PutBucketPolicy(Message):
     TYPE = "s3.PutBucketPolicy"
     bucket: str
@@ -363,6 +372,15 @@ class BucketCorsChanged(Message):
 
 
 @registry.register
+class BucketTagsChanged(Message):
+    TYPE = "s3.BucketTagsChanged"
+    bucket: str
+    """The bucket."""
+    tags: dict[str, str]
+    """The bucket's tag set; empty when removed."""
+
+
+@registry.register
 class BucketPolicyChanged(Message):
     TYPE = "s3.BucketPolicyChanged"
     bucket: str
@@ -492,6 +510,7 @@ COMMANDS = (
     PutBucketVersioning,
     PutBucketCors,
     PutBucketPolicy,
+    PutBucketTagging,
     PutObject,
     CopyObject,
     DeleteObject,
@@ -507,6 +526,7 @@ EVENTS = (
     BucketVersioningChanged,
     BucketCorsChanged,
     BucketPolicyChanged,
+    BucketTagsChanged,
     ObjectPut,
     ObjectDeleted,
     DeleteMarkerPut,

@@ -14,12 +14,13 @@ _JSON_COLUMNS = ("metadata", "replicas", "parts", "headers", "checksums", "tags"
 _MAX_CHAR = 0x10FFFF
 
 
-_BUCKET_COLUMNS = "name, region, owner, created_at, created_seq, versioning, cors, policy"
+_BUCKET_COLUMNS = "name, region, owner, created_at, created_seq, versioning, cors, policy, tags"
 
 
 def _bucket(row: Row | None) -> Row | None:
     if row is not None:
         row["cors"] = from_json(row["cors"]) or []
+        row["tags"] = from_json(row["tags"]) or {}
     return row
 
 

@@ -17,7 +17,7 @@ from projections.db import Tx
 
 class BucketsProjection(Projection):
     name = "buckets"
-    schema_version = 3
+    schema_version = 4  # 4: tags
     event_types = frozenset(
         m.TYPE
         for m in (
@@ -26,6 +26,7 @@ class BucketsProjection(Projection):
             s3.BucketVersioningChanged,
             s3.BucketCorsChanged,
             s3.BucketPolicyChanged,
+            s3.BucketTagsChanged,
         )
     )
     tables = {"buckets": ("name",)}
@@ -38,7 +39,8 @@ class BucketsProjection(Projection):
             created_seq BIGINT NOT NULL,
             versioning TEXT,
             cors TEXT,
-            policy TEXT
+            policy TEXT,
+            tags TEXT
         )""",
     )
 
@@ -52,7 +54,7 @@ class BucketsProjection(Projection):
                 VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (name) DO UPDATE SET region = excluded.region, owner = excluded.owner,
                     created_at = excluded.created_at, created_seq = excluded.created_seq,
-                    versioning = NULL, cors = NULL, policy = NULL""",
+                    versioning = NULL, cors = NULL, policy = NULL, tags = NULL""",
                 data.bucket,
                 data.region,
                 data.owner,
@@ -74,6 +76,12 @@ class BucketsProjection(Projection):
                 "UPDATE buckets SET cors = $2 WHERE name = $1",
                 data.bucket,
                 to_json(data.rules) if data.rules else None,
+            )
+        elif isinstance(data, s3.BucketTagsChanged):
+            await tx.execute(
+                "UPDATE buckets SET tags = $2 WHERE name = $1",
+                data.bucket,
+                to_json(data.tags) if data.tags else None,
             )
 
 

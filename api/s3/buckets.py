@@ -32,6 +32,7 @@ from events.s3 import (
     DeleteObject,
     PutBucketCors,
     PutBucketPolicy,
+    PutBucketTagging,
     PutBucketVersioning,
 )
 from handlers.s3.rules import bucket_name_problem
@@ -122,6 +123,26 @@ async def put_policy(request: web.Request) -> web.Response:
 async def delete_policy(request: web.Request) -> web.Response:
     await existing_bucket(request)
     await execute(request, PutBucketPolicy(bucket=request["bucket"], document=None))
+    return web.Response(status=204)
+
+
+async def get_tagging(request: web.Request) -> web.Response:
+    row = await existing_bucket(request)
+    if not row["tags"]:
+        raise ApiError("NoSuchTagSet", bucketName=request["bucket"])
+    return xml(s3xml.tagging(row["tags"]))
+
+
+async def put_tagging(request: web.Request) -> web.Response:
+    await existing_bucket(request)
+    tags = s3xml.parse_tagging(await request.read(), bucket=True)
+    await execute(request, PutBucketTagging(bucket=request["bucket"], tags=tags))
+    return web.Response(status=204)
+
+
+async def delete_tagging(request: web.Request) -> web.Response:
+    await existing_bucket(request)
+    await execute(request, PutBucketTagging(bucket=request["bucket"], tags={}))
     return web.Response(status=204)
 
 
@@ -362,6 +383,9 @@ BUCKET_OPS: ListOps = [
     ("GET", "location", "GetBucketLocation", get_location),
     ("GET", "versioning", "GetBucketVersioning", get_versioning),
     ("GET", "cors", "GetBucketCors", get_cors),
+    ("GET", "tagging", "GetBucketTagging", get_tagging),
+    ("PUT", "tagging", "PutBucketTagging", put_tagging),
+    ("DELETE", "tagging", "DeleteBucketTagging", delete_tagging),
     ("GET", "versions", "ListObjectVersions", list_object_versions),
     ("GET", "uploads", "ListMultipartUploads", list_uploads),
     ("GET", "list-type", "ListObjectsV2", list_objects_v2),

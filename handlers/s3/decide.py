@@ -17,6 +17,7 @@ from events.s3 import (
     BucketCreated,
     BucketDeleted,
     BucketPolicyChanged,
+    BucketTagsChanged,
     BucketVersioningChanged,
     CommandRejected,
     CompleteMultipartUpload,
@@ -36,6 +37,7 @@ from events.s3 import (
     PartUploaded,
     PutBucketCors,
     PutBucketPolicy,
+    PutBucketTagging,
     PutBucketVersioning,
     PutObject,
     PutObjectTagging,
@@ -201,7 +203,9 @@ def delete_bucket(command: Envelope, bucket: Bucket, everything: int, non_empty:
 
 def bucket_setting(command: Envelope, bucket: Bucket) -> Decision:
     data = command.data
-    assert isinstance(data, PutBucketVersioning | PutBucketCors | PutBucketPolicy)
+    assert isinstance(
+        data, PutBucketVersioning | PutBucketCors | PutBucketPolicy | PutBucketTagging
+    )
     if caused_by(bucket.last, command):
         return AlreadyApplied(bucket.seq)
     if not bucket.exists:
@@ -211,6 +215,8 @@ def bucket_setting(command: Envelope, bucket: Bucket) -> Decision:
         event = BucketVersioningChanged(bucket=data.bucket, status=data.status)
     elif isinstance(data, PutBucketPolicy):
         event = BucketPolicyChanged(bucket=data.bucket, document=data.document)
+    elif isinstance(data, PutBucketTagging):
+        event = BucketTagsChanged(bucket=data.bucket, tags=data.tags)
     else:
         event = BucketCorsChanged(bucket=data.bucket, rules=data.rules)
     state = subjects.bucket_state(data.bucket)

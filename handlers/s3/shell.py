@@ -25,6 +25,7 @@ from events.s3 import (
     PartUploaded,
     PutBucketCors,
     PutBucketPolicy,
+    PutBucketTagging,
     PutBucketVersioning,
     PutObject,
     PutObjectTagging,
@@ -119,7 +120,9 @@ class S3Handler(CommandHandler):
             )
         if isinstance(data, DeleteBucket):
             return await self._delete_bucket(command, bucket)
-        if isinstance(data, PutBucketVersioning | PutBucketCors | PutBucketPolicy):
+        if isinstance(
+            data, PutBucketVersioning | PutBucketCors | PutBucketPolicy | PutBucketTagging
+        ):
             return decide.bucket_setting(command, bucket)
         if isinstance(data, PutObjectTagging):
             return decide.put_object_tagging(

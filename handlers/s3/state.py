@@ -12,6 +12,7 @@ from events.s3 import (
     BucketCreated,
     BucketDeleted,
     BucketPolicyChanged,
+    BucketTagsChanged,
     BucketVersioningChanged,
     DeleteMarkerPut,
     MultipartUploadAborted,
@@ -35,6 +36,7 @@ class Bucket:
     versioning: str | None = None
     cors: list[dict[str, Any]] = field(default_factory=list)
     policy: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
     last: Envelope | None = None
 
 
@@ -44,12 +46,13 @@ def fold_bucket(events: list[Stored]) -> Bucket:
         data = stored.envelope.data
         b.seq, b.last = stored.seq, stored.envelope
         if isinstance(data, BucketCreated):
-            b.exists, b.owner, b.region, b.versioning, b.cors = (
+            b.exists, b.owner, b.region, b.versioning, b.cors, b.tags = (
                 True,
                 data.owner,
                 data.region,
                 None,
                 [],
+                {},
             )
         elif isinstance(data, BucketDeleted):
             b.exists = False
@@ -59,6 +62,8 @@ def fold_bucket(events: list[Stored]) -> Bucket:
             b.cors = list(data.rules)
         elif isinstance(data, BucketPolicyChanged):
             b.policy = data.document
+        elif isinstance(data, BucketTagsChanged):
+            b.tags = dict(data.tags)
     return b
 
 

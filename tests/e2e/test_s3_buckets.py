@@ -129,3 +129,39 @@ def test_bucket_cors_rejects_bad_rules_and_keeps_the_old_ones(s3: Any) -> None:
             },
         )
     assert s3.get_bucket_cors(Bucket=name)["CORSRules"] == good
+
+
+def test_bucket_tagging_put_get_replace_delete(s3: Any) -> None:
+    name = make_bucket(s3)
+    with s3_error("NoSuchTagSet", 404):
+        s3.get_bucket_tagging(Bucket=name)
+    tags = [{"Key": "team", "Value": "data"}, {"Key": "cost center", "Value": "42 / é"}]
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+    assert sorted(s3.get_bucket_tagging(Bucket=name)["TagSet"], key=lambda t: t["Key"]) == sorted(
+        tags, key=lambda t: t["Key"]
+    )
+    # a new tag set replaces the old one whole
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "env", "Value": "prod"}]})
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == [{"Key": "env", "Value": "prod"}]
+    # bad tag sets are refused and leave the stored one alone
+    with s3_error("InvalidTag", 400):
+        s3.put_bucket_tagging(
+            Bucket=name, Tagging={"TagSet": [{"Key": "aws:owner", "Value": "me"}]}
+        )
+    with s3_error("BadRequest", 400):
+        s3.put_bucket_tagging(
+            Bucket=name,
+            Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]},
+        )
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == [{"Key": "env", "Value": "prod"}]
+    # 50 tags are allowed on a bucket (objects take 10)
+    fifty = [{"Key": f"k{i:02d}", "Value": "v"} for i in range(50)]
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": fifty})
+    assert len(s3.get_bucket_tagging(Bucket=name)["TagSet"]) == 50
+
+    response = s3.delete_bucket_tagging(Bucket=name)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with s3_error("NoSuchTagSet", 404):
+        s3.get_bucket_tagging(Bucket=name)
+    with s3_error("NoSuchBucket", 404):
+        s3.get_bucket_tagging(Bucket=unique("missing"))

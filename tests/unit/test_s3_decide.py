@@ -298,3 +298,35 @@ def test_validation_rejects_bad_names_before_any_state_is_read() -> None:
     r = decide.validate(cmd(short))
     assert r is not None and r.code == "IncompleteBody"
     assert decide.validate(put_cmd()) is None
+
+
+def test_bucket_tagging_replaces_the_tag_set_guarded_by_the_bucket_state() -> None:
+    from events.s3 import BucketTagsChanged, PutBucketTagging
+
+    b = bucket(seq=3)
+    command = cmd(PutBucketTagging(bucket="photos", tags={"team": "data"}))
+    d = decide.bucket_setting(command, b)
+    assert isinstance(d, Append) and d.data == BucketTagsChanged(
+        bucket="photos", tags={"team": "data"}
+    )
+    assert d.subject == d.expect_subject == subjects.bucket_state("photos") and d.expect_seq == 3
+    folded = fold_bucket(
+        [
+            stored(1, BucketCreated(bucket="photos", owner="root")),
+            stored(2, d.data, cause=command),
+        ]
+    )
+    assert folded.tags == {"team": "data"}
+    assert decide.bucket_setting(command, folded) == AlreadyApplied(2)
+    # re-created buckets start without tags
+    again = fold_bucket(
+        [
+            stored(1, BucketCreated(bucket="photos", owner="root")),
+            stored(2, d.data),
+            stored(3, BucketDeleted(bucket="photos")),
+            stored(4, BucketCreated(bucket="photos", owner="root")),
+        ]
+    )
+    assert again.tags == {}
+    gone = decide.bucket_setting(cmd(PutBucketTagging(bucket="photos", tags={})), Bucket())
+    assert isinstance(gone, Reject) and gone.code == "NoSuchBucket"
