@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import select
@@ -239,7 +240,9 @@ def _unsatisfiable(size: int) -> ByteRange:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def http_date(dt: datetime) -> str:
+    """RFC 9110 date of a stored time (objects' times repeat on every read: cached)."""
     return format_datetime(dt, usegmt=True)
 
 

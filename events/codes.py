@@ -52,6 +52,41 @@ _CODES = [
     Code("InvalidDigest", 400, "The Content-MD5 you specified is not valid."),
     Code("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist."),
     Code("NoSuchTagSet", 404, "The TagSet does not exist."),
+    Code("AccessControlListNotSupported", 400, "The bucket does not allow ACLs"),
+    Code(
+        "InvalidBucketAclWithObjectOwnership",
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
+    Code(
+        "MalformedACLError",
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    ),
+    Code("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"),
+    Code(
+        "ServerSideEncryptionConfigurationNotFoundError",
+        404,
+        "The server side encryption configuration was not found",
+    ),
+    Code(
+        "NoSuchWebsiteConfiguration",
+        404,
+        "The specified bucket does not have a website configuration",
+    ),
+    Code(
+        "ReplicationConfigurationNotFoundError", 404, "The replication configuration was not found"
+    ),
+    Code(
+        "ObjectLockConfigurationNotFoundError",
+        404,
+        "Object Lock configuration does not exist for this bucket",
+    ),
+    Code(
+        "NoSuchPublicAccessBlockConfiguration",
+        404,
+        "The public access block configuration was not found",
+    ),
     Code("InvalidRange", 416, "The requested range is not satisfiable."),
     Code("Unauthorized", 401, "Authentication is required."),
     Code(

@@ -90,6 +90,10 @@ def _table() -> dict[str, S3Permission]:
         "PutBucketNotificationConfiguration": "PutBucketNotification",
         "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
         "PutObjectLockConfiguration": "PutBucketObjectLockConfiguration",
+        "GetBucketReplication": "GetReplicationConfiguration",
+        "GetBucketLogging": "GetBucketLogging",
+        "GetBucketAccelerateConfiguration": "GetAccelerateConfiguration",
+        "GetBucketRequestPayment": "GetBucketRequestPayment",
     }
     for op, action in bucket_ops.items():
         t[op] = S3Permission(f"s3:{action}", "bucket")

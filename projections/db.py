@@ -80,6 +80,7 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 @lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)
 def _sqlite_sql(sql: str) -> str:
     # ?NNN binds by position like $NNN, so reordered or repeated parameters keep working; the
     # writer holds the whole database with BEGIN IMMEDIATE, so row locks are meaningless here.

@@ -12,6 +12,7 @@ from aiohttp import web
 from api.authz import authorize
 from api.errors import ApiError
 from api.s3 import xml as s3xml
+from api.s3.bucket_config import CONFIG_BUCKET_OPS, acl_header_problem
 from api.s3.common import (
     ctx,
     encoding_type,
@@ -55,6 +56,9 @@ async def create_bucket(request: web.Request) -> web.Response:
     problem = bucket_name_problem(bucket)
     if problem:
         raise ApiError("InvalidBucketName", problem, bucketName=bucket)
+    acl_problem = acl_header_problem(request.headers, create_bucket=True)
+    if acl_problem is not None:
+        raise acl_problem
     region = s3xml.parse_create_bucket(await request.read()) or "us-east-1"
     try:
         await execute(request, CreateBucket(bucket=bucket, region=region))
@@ -380,6 +384,7 @@ async def delete_objects(request: web.Request) -> web.Response:
 
 ListOps = list[tuple[str, str | None, str, Any]]
 BUCKET_OPS: ListOps = [
+    *CONFIG_BUCKET_OPS,
     ("GET", "location", "GetBucketLocation", get_location),
     ("GET", "versioning", "GetBucketVersioning", get_versioning),
     ("GET", "cors", "GetBucketCors", get_cors),

@@ -13,6 +13,7 @@ from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
 from api.s3.body import receive
+from api.s3.bucket_config import ACL_OBJECT_OPS, acl_header_problem
 from api.s3.common import (
     command_version,
     ctx,
@@ -81,6 +82,9 @@ def parse_tagging_header(value: str | None) -> dict[str, str]:
 
 async def put_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
+    problem = acl_header_problem(request.headers)
+    if problem is not None:
+        raise problem
     if_match, if_none_match = write_conditions(request)
     fields = object_fields(request)
     upload, checksums = await receive(request)
@@ -110,7 +114,7 @@ async def put_object(request: web.Request) -> web.Response:
     return web.Response(headers=headers)
 
 
-async def _version(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+async def object_version(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
     """The bucket row and the object version a GET/HEAD names (or the latest)."""
     bucket_row = await existing_bucket(request)
     db, bucket, key = ctx(request).db, request["bucket"], request["key"]
@@ -172,7 +176,7 @@ def _headers(
 
 
 async def get_object(request: web.Request) -> web.StreamResponse:
-    bucket_row, row = await _version(request)
+    bucket_row, row = await object_version(request)
     headers = _headers(request, bucket_row, row)
     status = transfer.check_preconditions(request, row["etag"], when(row["last_modified"]))
     if status == 412:
@@ -326,6 +330,9 @@ async def copy_source_checked(
 
 async def copy_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
+    problem = acl_header_problem(request.headers)
+    if problem is not None:
+        raise problem
     dest_if_match, dest_if_none_match = write_conditions(request)
     src_bucket, src_key, src_version = copy_source(request.headers["x-amz-copy-source"])
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
@@ -369,7 +376,7 @@ async def copy_object(request: web.Request) -> web.Response:
 
 
 async def get_tagging(request: web.Request) -> web.Response:
-    bucket_row, row = await _version(request)
+    bucket_row, row = await object_version(request)
     return xml(
         s3xml.tagging(row.get("tags") or {}),
         headers=version_header(row["version_id"], bucket_row["versioning"]),
@@ -398,6 +405,7 @@ async def _set_tags(request: web.Request, tags: dict[str, str], status: int) -> 
 
 
 OBJECT_OPS: list[tuple[str, str | None, str, Any]] = [
+    *ACL_OBJECT_OPS,
     ("PUT", "tagging", "PutObjectTagging", put_tagging),
     *UPLOAD_OPS,
     ("PUT", "x-amz-copy-source", "CopyObject", copy_object),

@@ -360,3 +360,38 @@ def cors(rules: Sequence[CorsRule]) -> bytes:
             add(f"<MaxAgeSeconds>{rule.max_age_seconds}</MaxAgeSeconds>")
         add("</CORSRule>")
     return document("CORSConfiguration", "".join(parts))
+
+
+# ---------------------------------------------------------------- bucket configuration (ACLs off)
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def access_control_policy(owner: Owner) -> bytes:
+    """``AccessControlPolicy`` of a bucket or object whose ACLs are disabled (Object Ownership
+    BucketOwnerEnforced): the owner, holding FULL_CONTROL, is the only grantee. The grantee's
+    type travels as ``xsi:type``, where botocore reads it."""
+    grantee = (
+        f'<Grantee xmlns:xsi="{XSI}" xsi:type="CanonicalUser">'
+        f"{el('ID', owner.id)}{opt('DisplayName', owner.display_name)}</Grantee>"
+    )
+    grant = f"<Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+    body = f"{owner_xml('Owner', owner)}<AccessControlList>{grant}</AccessControlList>"
+    return document("AccessControlPolicy", body)
+
+
+def ownership_controls(object_ownership: str = "BucketOwnerEnforced") -> bytes:
+    rule = f"<Rule>{el('ObjectOwnership', object_ownership)}</Rule>"
+    return document("OwnershipControls", rule)
+
+
+def empty_document(root: str) -> bytes:
+    """A configuration document with nothing set, as S3 answers it (``<Root xmlns="…"/>``):
+    logging off, no notifications, no transfer acceleration."""
+    if not _NAME.match(root):
+        raise ValueError(f"not an XML element name: {root!r}")
+    return f'{_DECL}<{root} xmlns="{NS}"/>'.encode()
+
+
+def request_payment(payer: str = "BucketOwner") -> bytes:
+    return document("RequestPaymentConfiguration", el("Payer", payer))

@@ -37,24 +37,27 @@ class Stack:
     def s3_url(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
-    def boto3(self, service: str = "s3", **config: object):  # type: ignore[no-untyped-def]
-        """A boto3 client for this stack's AWS endpoint, signing with SigV4 (also presigned)."""
+    def boto3(
+        self, service: str = "s3", *, credentials: tuple[str, str] | None = None, **config: object
+    ) -> Any:
+        """A boto3 client for this stack's AWS endpoint, signing with SigV4 (also presigned), as
+        root or with ``credentials`` (access key id, secret); ``config`` overrides botocore's."""
         import boto3
         from botocore.config import Config
 
-        key, secret = self.credentials
+        key, secret = credentials or self.credentials
+        settings: dict[str, object] = {
+            "signature_version": "s3v4",
+            "s3": {"addressing_style": "path"},
+            "retries": {"max_attempts": 2},
+        }
         return boto3.client(
             service,
             endpoint_url=self.s3_url,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             region_name="us-east-1",
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 2},
-                **config,
-            ),
+            config=Config(**(settings | config)),
         )
 
     def start(self, timeout: float = 90.0) -> Stack:

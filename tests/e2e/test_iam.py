@@ -12,9 +12,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.stack import Stack
@@ -28,15 +26,10 @@ READ_PUBLIC = {
 
 
 def client(stack: Stack, service: str, key: dict[str, str]) -> Any:
-    return boto3.client(
+    return stack.boto3(
         service,
-        endpoint_url=stack.s3_url,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        config=Config(
-            signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}
-        ),
+        credentials=(key["AccessKeyId"], key["SecretAccessKey"]),
+        retries={"max_attempts": 1},
     )
 
 

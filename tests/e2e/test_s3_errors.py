@@ -393,20 +393,10 @@ def test_unimplemented_operations_answer_not_implemented(s3: Any, bucket: str) -
         "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 1}}]
     }
     calls = [
-        lambda b: s3.get_bucket_acl(Bucket=b),
-        lambda b: s3.put_bucket_acl(Bucket=b, ACL="public-read"),
-        lambda b: s3.get_bucket_lifecycle_configuration(Bucket=b),
         lambda b: s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration=lifecycle),
-        lambda b: s3.get_bucket_tagging(Bucket=b),
-        lambda b: s3.get_bucket_encryption(Bucket=b),
-        lambda b: s3.get_bucket_website(Bucket=b),
         lambda b: s3.put_bucket_website(
             Bucket=b, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
         ),
-        lambda b: s3.get_bucket_logging(Bucket=b),
-        lambda b: s3.get_object_lock_configuration(Bucket=b),
-        lambda b: s3.get_object_acl(Bucket=b, Key="k"),
-        lambda b: s3.put_object_acl(Bucket=b, Key="k", ACL="public-read"),
         lambda b: s3.get_object_retention(Bucket=b, Key="k"),
         lambda b: s3.restore_object(Bucket=b, Key="k", RestoreRequest={"Days": 1}),
     ]
@@ -415,18 +405,18 @@ def test_unimplemented_operations_answer_not_implemented(s3: Any, bucket: str) -
             call(bucket)
     # the body of the 501 is S3's XML error document
     with s3_error("NotImplemented", 501) as info:
-        s3.get_bucket_acl(Bucket=bucket)
+        calls[0](bucket)
     assert info.value.response["Error"]["Message"]
     assert info.value.response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == (
         "application/xml"
     )
     # a PUT of a bucket subresource on a bucket that does not exist must not create it
     ghost = unique()
-    for call in calls[1], calls[3], calls[7]:
+    for call in calls[0], calls[1]:
         with s3_error("NotImplemented", 501):
             call(ghost)
     assert ghost not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    # PutObjectAcl must not overwrite the object
+    # RestoreObject must not touch the object
     got = s3.get_object(Bucket=bucket, Key="k")
     assert got["Body"].read() == b"untouched"
     assert all_keys(s3, bucket) == ["k"]
