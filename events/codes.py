@@ -45,6 +45,17 @@ _CODES = [
     ),
     Code("InvalidTag", 400, "The tag provided was not a valid tag."),
     Code(
+        "MalformedPOSTRequest",
+        400,
+        "The body of your POST request is not well-formed multipart/form-data.",
+    ),
+    Code(
+        "MaxPostPreDataLengthExceededError",
+        400,
+        "Your POST request fields preceding the upload file were too large.",
+    ),
+    Code("InvalidPolicyDocument", 400, "The content of the form does not meet the conditions."),
+    Code(
         "MalformedXML",
         400,
         "The XML you provided was not well-formed or did not validate against our published schema.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -52,22 +53,28 @@ OVERRIDES = {
 
 def object_fields(request: web.Request) -> dict[str, Any]:
     """Content-Type, user metadata, stored headers and tags a write carries."""
+    return object_fields_of(request.headers)
+
+
+def object_fields_of(request_headers: Mapping[str, str]) -> dict[str, Any]:
+    """``object_fields`` from headers (or the form fields of a POST upload that stand for them;
+    case-insensitive names)."""
     headers: dict[str, str] = {}
     for name in STORED_HEADERS:
-        value = request.headers.get(name)
+        value = request_headers.get(name)
         if name == "Content-Encoding" and value:
             value = ",".join(v for v in (p.strip() for p in value.split(",")) if v != "aws-chunked")
         if value:
             headers[name] = value
     return {
-        "content_type": request.headers.get("Content-Type") or "binary/octet-stream",
+        "content_type": request_headers.get("Content-Type") or "binary/octet-stream",
         "metadata": {
             k[len(META) :].lower(): v
-            for k, v in request.headers.items()
+            for k, v in request_headers.items()
             if k.lower().startswith(META)
         },
         "headers": headers,
-        "tags": parse_tagging_header(request.headers.get("x-amz-tagging")),
+        "tags": parse_tagging_header(request_headers.get("x-amz-tagging")),
     }
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from api.authz import authorize
 from api.errors import ApiError
-from api.s3 import cors, sigv4
+from api.s3 import cors, post_object, sigv4
 from api.s3 import xml as s3xml
 from api.s3.buckets import BUCKET_OPS, list_buckets
 from api.s3.objects import OBJECT_OPS
@@ -195,6 +195,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     # A subresource no route names must not fall through to the plain operation
     # (GET ?acl is not ListObjects, PUT ?policy is not CreateBucket).
     unknown = SUBRESOURCES.intersection(query.keys())
+    if key is None and not unknown and post_object.is_form_upload(request):
+        request["op"] = "PostObject"  # signed by its policy, in the form: checked there
+        return await post_object.post_object(request, authorize_s3)
     for method, marker, op, fn in OBJECT_OPS if key is not None else BUCKET_OPS:
         if method == request.method and (
             (marker is None and not unknown) or marker in query or marker in request.headers

@@ -159,6 +159,12 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The day's SigV4 signing key for a credential scope (cached): what POST policies and
+    chunk signatures are signed with."""
+    return _signing_key(secret, date, region, service)
+
+
 def _uri_encode(raw: str, plus_is_space: bool = False) -> str:
     """Decode, then AWS-URI-encode one path segment or query key/value."""
     if _SAFE.fullmatch(raw):

@@ -259,6 +259,12 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
     return document("InitiateMultipartUploadResult", body)
 
 
+def post_response(location: str, bucket: str, key: str, etag: str) -> bytes:
+    """The answer to a POST upload with ``success_action_status=201``."""
+    body = "".join((el("Location", location), el("Bucket", bucket), el("Key", key), etag_el(etag)))
+    return document("PostResponse", body)
+
+
 def complete_multipart(
     location: str,
     bucket: str,
