@@ -44,6 +44,7 @@ _CODES = [
         "Your proposed upload is smaller than the minimum allowed object size.",
     ),
     Code("InvalidTag", 400, "The tag provided was not a valid tag."),
+    Code("InvalidStorageClass", 400, "The storage class you specified is not valid."),
     Code(
         "MalformedPOSTRequest",
         400,

@@ -51,6 +51,42 @@ OVERRIDES = {
 }
 
 
+STORAGE_CLASSES = frozenset(
+    "STANDARD REDUCED_REDUNDANCY STANDARD_IA ONEZONE_IA INTELLIGENT_TIERING GLACIER DEEP_ARCHIVE "
+    "OUTPOSTS GLACIER_IR SNOW EXPRESS_ONEZONE".split()
+)
+"""What ``x-amz-storage-class`` may say; every class is stored alike here."""
+
+
+def check_write_headers(headers: Mapping[str, str]) -> None:
+    """Refuse what a write asks for that MyCloud cannot honour, with S3's codes: ACLs (see
+    bucket_config.py), encryption with KMS or customer keys, an unknown storage class.
+
+    ``x-amz-server-side-encryption: AES256`` (S3-managed keys, what AWS applies to every object
+    anyway) is accepted: the bytes are stored as they are, on disks the user controls."""
+    if refused := acl_header_problem(headers):
+        raise refused
+    sse = headers.get("x-amz-server-side-encryption")
+    if sse is not None and sse != "AES256":
+        if sse in ("aws:kms", "aws:kms:dsse"):
+            raise ApiError(
+                "NotImplemented", "Server-side encryption with KMS keys is not supported."
+            )
+        raise ApiError(
+            "InvalidArgument",
+            "The encryption method specified is not supported",
+            argumentName="x-amz-server-side-encryption",
+            argumentValue=sse,
+        )
+    if any(k.lower().startswith("x-amz-server-side-encryption-customer-") for k in headers):
+        raise ApiError(
+            "NotImplemented", "Server-side encryption with customer-provided keys is not supported."
+        )
+    storage_class = headers.get("x-amz-storage-class")
+    if storage_class is not None and storage_class not in STORAGE_CLASSES:
+        raise ApiError("InvalidStorageClass", "The storage class you specified is not valid")
+
+
 def object_fields(request: web.Request) -> dict[str, Any]:
     """Content-Type, user metadata, stored headers and tags a write carries."""
     return object_fields_of(request.headers)
@@ -89,9 +125,7 @@ def parse_tagging_header(value: str | None) -> dict[str, str]:
 
 async def put_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
-    problem = acl_header_problem(request.headers)
-    if problem is not None:
-        raise problem
+    check_write_headers(request.headers)
     if_match, if_none_match = write_conditions(request)
     fields = object_fields(request)
     upload, checksums = await receive(request)
@@ -337,9 +371,7 @@ async def copy_source_checked(
 
 async def copy_object(request: web.Request) -> web.Response:
     bucket_row = await existing_bucket(request)
-    problem = acl_header_problem(request.headers)
-    if problem is not None:
-        raise problem
+    check_write_headers(request.headers)
     dest_if_match, dest_if_none_match = write_conditions(request)
     src_bucket, src_key, src_version = copy_source(request.headers["x-amz-copy-source"])
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()

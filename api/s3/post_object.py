@@ -27,9 +27,8 @@ from api import transfer
 from api.errors import ApiError
 from api.s3 import sigv4
 from api.s3 import xml as s3xml
-from api.s3.bucket_config import acl_header_problem
 from api.s3.common import command_version, ctx, execute, existing_bucket, version_header
-from api.s3.objects import STORED_HEADERS, object_fields_of
+from api.s3.objects import STORED_HEADERS, check_write_headers, object_fields_of
 from events.s3 import PutObject
 from handlers.s3.rules import key_problem
 
@@ -266,8 +265,7 @@ async def post_object(request: web.Request, authorize: Authorize) -> web.StreamR
     request["actor"] = identity.principal if identity is not None else "anonymous"
     await authorize(request, "PutObject", request["bucket"], key)
     headers = _headers_of(fields)
-    if refused := acl_header_problem(headers):
-        raise refused
+    check_write_headers(headers)
     object_fields = object_fields_of(headers)
     if "tagging" in fields:
         object_fields["tags"] = s3xml.parse_tagging(fields["tagging"].encode())
@@ -324,7 +322,7 @@ def _headers_of(fields: Mapping[str, str]) -> CIMultiDict[str]:
     if "acl" in fields:
         headers["x-amz-acl"] = fields["acl"]
     for name, value in fields.items():
-        if name.startswith("x-amz-grant-"):
+        if name.startswith(("x-amz-grant-", "x-amz-server-side-encryption", "x-amz-storage-")):
             headers[name] = value
     return headers
 

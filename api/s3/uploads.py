@@ -11,7 +11,6 @@ from aiohttp import web
 from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
-from api.s3.bucket_config import acl_header_problem
 from api.s3.checksums import malformed, requested
 from api.s3.common import (
     ctx,
@@ -53,12 +52,10 @@ async def _open_upload(request: web.Request) -> dict[str, Any]:
 
 
 async def create(request: web.Request) -> web.Response:
-    from api.s3.objects import object_fields
+    from api.s3.objects import check_write_headers, object_fields
 
     await existing_bucket(request)
-    problem = acl_header_problem(request.headers)
-    if problem is not None:
-        raise problem
+    check_write_headers(request.headers)
     upload_id = new_id().hex
     algorithm, kind = _checksum_settings(request)
     await execute(

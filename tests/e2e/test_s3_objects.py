@@ -661,3 +661,30 @@ def test_presigned_get_and_put_with_a_plain_http_client(s3: Any, bucket: str) ->
     ranged = urllib.request.Request(get_url, headers={"Range": "bytes=100-199"})
     with urllib.request.urlopen(ranged, timeout=30) as r:
         assert r.status == 206 and r.read() == data[100:200]
+
+
+def test_encryption_and_storage_class_headers_s3_would_refuse_are_refused(
+    s3: Any, bucket: str
+) -> None:
+    # S3-managed encryption (what AWS applies to everything) and any real storage class are fine
+    s3.put_object(Bucket=bucket, Key="sse", Body=b"1", ServerSideEncryption="AES256")
+    s3.put_object(Bucket=bucket, Key="ia", Body=b"2", StorageClass="STANDARD_IA")
+    assert s3.get_object(Bucket=bucket, Key="ia")["Body"].read() == b"2"
+    # what cannot be honoured here is refused, and nothing is stored
+    with s3_error("NotImplemented", 501):
+        s3.put_object(Bucket=bucket, Key="kms", Body=b"3", ServerSideEncryption="aws:kms")
+    with s3_error("NotImplemented", 501):
+        s3.create_multipart_upload(
+            Bucket=bucket,
+            Key="ssec",
+            SSECustomerAlgorithm="AES256",
+            SSECustomerKey="k" * 32,
+        )
+    with s3_error("InvalidStorageClass", 400):
+        s3.copy_object(
+            Bucket=bucket,
+            Key="copy",
+            CopySource={"Bucket": bucket, "Key": "sse"},
+            StorageClass="FASTEST",
+        )
+    assert all_keys(s3, bucket) == ["ia", "sse"]
