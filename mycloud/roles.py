@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import signal
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -169,6 +172,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     from mycloud.vault import Vault
     from storage import build_sidecars
 
+    vault = Vault.open(settings.data_dir)  # first: nothing to leave open should it fail
     bus = await connect(settings, "api")
     db = await open_read_models(settings, bus)
     root = credentials.from_env() or credentials.ensure_root(settings.credentials_path)[0]
@@ -182,7 +186,7 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         bus=bus,
         db=db,
         gateway=gateway,
-        identities=IdentityStore(root, db, Vault.open(settings.data_dir)),
+        identities=IdentityStore(root, db, vault),
         sidecars={s.name: s for s in build_sidecars(settings.effective_sidecars)},
         liveness=liveness,
     )
@@ -226,8 +230,19 @@ def main(role: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: S
         await role(settings, stop)
 
     try:
-        import uvloop
-
-        uvloop.run(body())
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        asyncio.run(body())
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+            asyncio.run(body())
+        else:
+            uvloop.run(body())
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        # A role that fails must exit, so that the supervisor restarts it: threads left behind
+        # by what it had opened (a database connection's) would keep the process alive, and an
+        # api worker that is alive but not serving strands the connections its socket receives.
+        traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)

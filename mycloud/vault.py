@@ -35,16 +35,7 @@ class Vault:
             return cls(base64.b64decode(env))
         path = data_dir / "master.key"
         if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
-            else:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-                    f.flush()
-                    os.fsync(f.fileno())
+            _create_key(path)
         return cls(base64.b64decode(path.read_bytes()))
 
     def encrypt(self, plaintext: str, context: str) -> str:
@@ -60,3 +51,28 @@ class Vault:
             return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag:
             raise VaultError("the secret cannot be decrypted with this master key") from None
+
+
+def _create_key(path: Path) -> None:
+    """Write a new master key, complete and flushed, under a temporary name, then link it into
+    place: processes starting together (several api workers) either create it or find it whole,
+    never half-written. The first link wins; the others read the winner's key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return  # another process created it first
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        tmp.unlink(missing_ok=True)
