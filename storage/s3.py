@@ -19,6 +19,7 @@ would cost a full download); an object without one is downloaded and hashed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -147,7 +148,11 @@ class S3Sidecar(S3Client):
             await self._complete(key, upload_id, etags)
         except BaseException:
             if pending is not None:
-                pending.cancel()
+                # Let the part in flight finish rather than cancel it half-sent: a cancelled
+                # request leaves its connection closing with bytes still buffered, a socket that
+                # outlives the session (and the event loop) when nothing drains it.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(pending)
             await asyncio.shield(self._abort(key, upload_id))
             raise
         return Stored(size=size, sha256=got)
