@@ -36,9 +36,20 @@ def nats_server_binary() -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free ports: all bound at once before any is let go, so that the kernel
+    cannot hand the same one out twice (as separate ``free_port`` calls may)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def render_config(
@@ -166,7 +177,8 @@ class NatsCluster:
     def configure(self, ports: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
         """Lay out the nodes on ``(client port, cluster port)`` pairs (free ones when None)."""
         if ports is None or len(ports) != self.size:
-            ports = [(free_port(self.host), free_port(self.host)) for _ in range(self.size)]
+            free = free_ports(2 * self.size, self.host)
+            ports = [(free[2 * i], free[2 * i + 1]) for i in range(self.size)]
         self.nodes = [
             NatsServer(
                 directory=self.directory / f"node-{i + 1}",

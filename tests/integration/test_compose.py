@@ -30,7 +30,13 @@ from typing import Any
 
 import pytest
 
-from bus.server import MAX_PAYLOAD, NatsServerNotFound, free_port, nats_server_binary, wait_for_port
+from bus.server import (
+    MAX_PAYLOAD,
+    NatsServerNotFound,
+    free_ports,
+    nats_server_binary,
+    wait_for_port,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -338,7 +344,8 @@ def test_nats_config_forms_the_jetstream_cluster(tmp_path: Path) -> None:
         binary = nats_server_binary()
     except NatsServerNotFound as exc:
         pytest.skip(str(exc))
-    ports = {node: (free_port(), free_port(), free_port()) for node in NATS_NODES}
+    free = iter(free_ports(3 * len(NATS_NODES)))
+    ports = {node: (next(free), next(free), next(free)) for node in NATS_NODES}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for node in NATS_NODES:
