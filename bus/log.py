@@ -490,8 +490,23 @@ class Bus:
         return sub
 
     async def read_subject(self, subject: str) -> list[Stored]:
-        """Every message on ``subject`` (wildcards allowed), in order: an aggregate's history."""
-        return await self._scan(subject, DeliverPolicy.ALL)
+        """Every message on ``subject`` (wildcards allowed), in order: an aggregate's history.
+
+        In a cluster the scan's consumer may sit on a replica still catching up (one that has
+        just rejoined), so the history is checked against the newest message the leader has on
+        the subject, and read again until it reaches it."""
+        found = await self._scan(subject, DeliverPolicy.ALL)
+        if not await self._consistent(subjects.EVENTS_STREAM):
+            return found
+        deadline = time.monotonic() + self.retry_for
+        while True:
+            newest = await self.last(subject)
+            if newest is None or (found and found[-1].seq >= newest.seq):
+                return found
+            if time.monotonic() > deadline:
+                raise BusUnavailable(f"no replica has caught up with {subject}")
+            await asyncio.sleep(0.1)
+            found = await self._scan(subject, DeliverPolicy.ALL)
 
     async def latest_per_subject(self, subject: str) -> AsyncIterator[Stored]:
         """The newest message of every subject matching ``subject``, in stream order."""
