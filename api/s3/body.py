@@ -9,10 +9,12 @@ from aiohttp import web
 
 from api import transfer
 from api.errors import ApiError
+from api.gateway import Outcome
 from api.s3 import sigv4
-from api.s3.checksums import Checksummer, UnsupportedChecksum, malformed, requested
+from api.s3.checksums import Checksummer, UnsupportedChecksum, check_given, requested
 from api.s3.chunked import ChunkedDecoder
-from api.s3.common import ctx
+from api.s3.common import ctx, execute
+from events.envelope import Message
 
 
 async def receive(
@@ -36,11 +38,7 @@ async def receive(
         checker = Checksummer(algorithms)
     except UnsupportedChecksum as exc:
         raise ApiError("InvalidRequest", f"Unsupported checksum algorithm: {exc}") from None
-    bad = malformed(given)
-    if bad is not None:
-        raise ApiError(
-            "InvalidRequest", f"Value for x-amz-checksum-{bad.lower()} header is invalid."
-        )
+    check_given(given)
     mode = request.headers.get("x-amz-content-sha256", "")
     decoder: ChunkedDecoder | None = None
     pieces: AsyncIterator[bytes] | None = None
@@ -81,6 +79,19 @@ async def receive(
         await transfer.discard(c.bus, upload)
         raise
     return upload, checker.values()
+
+
+async def execute_upload(
+    request: web.Request, command: Message, upload: transfer.Upload
+) -> Outcome:
+    """Issue a command that carries an upload's bytes; when it is refused, the bytes are dropped
+    from the log (not on ServiceUnavailable: the command may still be applied)."""
+    try:
+        return await execute(request, command)
+    except ApiError as exc:
+        if exc.code != "ServiceUnavailable":
+            await transfer.discard(ctx(request).bus, upload)
+        raise
 
 
 async def _decoded(request: web.Request, decoder: ChunkedDecoder) -> AsyncIterator[bytes]:

@@ -20,9 +20,9 @@ from api.s3.common import (
     existing_bucket,
     int_param,
     is_delete_marker,
-    marker_version,
     owner,
     when,
+    written_version,
     xml,
 )
 from api.s3.listing import walk
@@ -375,7 +375,7 @@ async def delete_objects(request: web.Request) -> web.Response:
         elif isinstance(result, ApiError):
             deleted.append((key, version_id, False, None))
         elif result.type == "s3.DeleteMarkerPut":
-            marker = marker_version(result, bucket_row["versioning"])
+            marker = written_version(result, bucket_row["versioning"])
             deleted.append((key, version_id, True, marker))
         else:  # a version deleted for good; S3 says whether it was a delete marker
             deleted.append((key, version_id, was_marker, version_id if was_marker else None))

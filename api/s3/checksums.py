@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from api.errors import ApiError
 from storage.checksums import FACTORIES, SIZES
 
 HEADER = "x-amz-checksum-"
@@ -60,6 +61,16 @@ def requested(headers: Mapping[str, str]) -> tuple[set[str], dict[str, str]]:
     if sdk:
         algorithms.add(sdk.upper())
     return algorithms, given
+
+
+def check_given(given: Mapping[str, str]) -> None:
+    """Refuse (InvalidRequest) a given checksum value that is not base64 of a digest of its
+    algorithm's size."""
+    bad = malformed(given)
+    if bad is not None:
+        raise ApiError(
+            "InvalidRequest", f"Value for x-amz-checksum-{bad.lower()} header is invalid."
+        )
 
 
 def malformed(given: Mapping[str, str]) -> str | None:

@@ -117,8 +117,9 @@ def command_version(outcome: Outcome) -> str:
     return uuid.UUID(outcome.command_id).hex
 
 
-def marker_version(outcome: Outcome, versioning: str | None) -> str:
-    """The version id of the delete marker a DeleteObject put ("null" unless versioning is on)."""
+def written_version(outcome: Outcome, versioning: str | None) -> str:
+    """The version id a write got (an object put, or the delete marker a DeleteObject put):
+    its command's id with versioning on, "null" otherwise."""
     return command_version(outcome) if versioning == "Enabled" else "null"
 
 

@@ -13,18 +13,17 @@ from aiohttp import web
 from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
-from api.s3.body import receive
+from api.s3.body import execute_upload, receive
 from api.s3.bucket_config import ACL_OBJECT_OPS, acl_header_problem
 from api.s3.common import (
-    command_version,
     ctx,
     execute,
     existing_bucket,
     is_delete_marker,
-    marker_version,
     version_header,
     when,
     write_conditions,
+    written_version,
     xml,
 )
 from api.s3.uploads import UPLOAD_OPS
@@ -139,18 +138,14 @@ async def put_object(request: web.Request) -> web.Response:
         **fields,
     )
     try:
-        outcome = await execute(request, command)
+        outcome = await execute_upload(request, command, upload)
     except ApiError as exc:
-        if exc.code != "ServiceUnavailable":
-            await transfer.discard(ctx(request).bus, upload)
         if exc.code == "NoSuchKey":  # If-Match on a key with no current object
             exc.extra.setdefault("key", request["key"])
         raise
     headers = {"ETag": f'"{upload.md5}"'}
-    versioned = bucket_row["versioning"] == "Enabled"
-    headers |= version_header(
-        command_version(outcome) if versioned else "null", bucket_row["versioning"]
-    )
+    versioning = bucket_row["versioning"]
+    headers |= version_header(written_version(outcome, versioning), versioning)
     headers |= {f"x-amz-checksum-{a.lower()}": v for a, v in checksums.items()}
     return web.Response(headers=headers)
 
@@ -294,7 +289,7 @@ async def delete_object(request: web.Request) -> web.Response:
         raise
     headers: dict[str, str] = {}
     if outcome.type == "s3.DeleteMarkerPut":
-        marker = marker_version(outcome, bucket_row["versioning"])
+        marker = written_version(outcome, bucket_row["versioning"])
         headers = {"x-amz-delete-marker": "true", "x-amz-version-id": marker}
     elif version_id is not None:
         headers = {"x-amz-version-id": version_id}

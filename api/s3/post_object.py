@@ -27,7 +27,8 @@ from api import transfer
 from api.errors import ApiError
 from api.s3 import sigv4
 from api.s3 import xml as s3xml
-from api.s3.common import command_version, ctx, execute, existing_bucket, version_header
+from api.s3.body import execute_upload
+from api.s3.common import ctx, existing_bucket, version_header, written_version
 from api.s3.objects import STORED_HEADERS, check_write_headers, object_fields_of
 from events.s3 import PutObject
 from handlers.s3.rules import key_problem
@@ -36,6 +37,14 @@ FIELDS_MAX = 20 * 1024
 """Bytes of form fields before the file (S3 allows about 20 KB)."""
 EXEMPT = frozenset({"x-amz-signature", "file", "policy"})
 """Fields no policy condition needs to name (and ``x-ignore-*``)."""
+
+_HEADER_FIELDS = (
+    "x-amz-meta-",
+    "x-amz-grant-",
+    "x-amz-server-side-encryption",
+    "x-amz-storage-",
+)
+"""Form fields named like the PutObject headers they stand for."""
 
 Authorize = Callable[[web.Request, str, str, str | None], Awaitable[None]]
 
@@ -285,17 +294,10 @@ async def post_object(request: web.Request, authorize: Authorize) -> web.StreamR
             "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size"
         )
     command = PutObject(bucket=request["bucket"], key=key, **upload.fields(), **object_fields)
-    try:
-        outcome = await execute(request, command)
-    except ApiError as exc:
-        if exc.code != "ServiceUnavailable":
-            await transfer.discard(c.bus, upload)
-        raise
+    outcome = await execute_upload(request, command, upload)
     etag = f'"{upload.md5}"'
     versioning = bucket_row["versioning"]
-    answer = {"ETag": etag, **version_header(
-        command_version(outcome) if versioning == "Enabled" else "null", versioning
-    )}  # fmt: skip
+    answer = {"ETag": etag, **version_header(written_version(outcome, versioning), versioning)}
     location = f"{request.scheme}://{request.host}/{quote(request['bucket'])}/{quote(key)}"
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
     if redirect:
@@ -316,13 +318,10 @@ def _headers_of(fields: Mapping[str, str]) -> CIMultiDict[str]:
     for name in ("Content-Type", *STORED_HEADERS):
         if name.lower() in fields:
             headers[name] = fields[name.lower()]
-    for name, value in fields.items():
-        if name.startswith("x-amz-meta-"):
-            headers[name] = value
     if "acl" in fields:
         headers["x-amz-acl"] = fields["acl"]
     for name, value in fields.items():
-        if name.startswith(("x-amz-grant-", "x-amz-server-side-encryption", "x-amz-storage-")):
+        if name.startswith(_HEADER_FIELDS):
             headers[name] = value
     return headers
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from api import transfer
 from api.errors import ApiError
 from api.s3 import xml as s3xml
-from api.s3.checksums import malformed, requested
+from api.s3.checksums import check_given, requested
 from api.s3.common import (
     ctx,
     encoding_type,
@@ -121,27 +120,20 @@ def _part_number(request: web.Request) -> int:
 async def upload_part(request: web.Request) -> web.Response:
     if "x-amz-copy-source" in request.headers:
         return await upload_part_copy(request)
-    from api.s3.body import receive
+    from api.s3.body import execute_upload, receive
 
     number = _part_number(request)
     row = await _open_upload(request)
     upload, values = await receive(request, also=row.get("checksum_algorithm"))
-    try:
-        await execute(
-            request,
-            UploadPart(
-                bucket=request["bucket"],
-                key=request["key"],
-                upload_id=request.query["uploadId"],
-                part_number=number,
-                checksums=values,
-                **upload.fields(),
-            ),
-        )
-    except ApiError as exc:
-        if exc.code != "ServiceUnavailable":
-            await transfer.discard(ctx(request).bus, upload)
-        raise
+    part = UploadPart(
+        bucket=request["bucket"],
+        key=request["key"],
+        upload_id=request.query["uploadId"],
+        part_number=number,
+        checksums=values,
+        **upload.fields(),
+    )
+    await execute_upload(request, part, upload)
     headers = {"ETag": f'"{upload.md5}"'}
     headers |= {f"x-amz-checksum-{a.lower()}": v for a, v in values.items()}
     return web.Response(headers=headers)
@@ -253,10 +245,7 @@ async def complete(request: web.Request) -> web.Response:
     upload_id = request.query["uploadId"]
     await _check_part_checksums(request, upload_id, parts)
     _, expected = requested(request.headers)
-    if bad := malformed(expected):
-        raise ApiError(
-            "InvalidRequest", f"Value for x-amz-checksum-{bad.lower()} header is invalid."
-        )
+    check_given(expected)
     try:
         outcome = await execute(
             request,
