@@ -32,7 +32,7 @@ from aiohttp import web
 from api.errors import ApiError
 from api.s3 import xml_render
 from api.s3.common import existing_bucket, owner, xml
-from api.s3.xml_parse import MALFORMED, S3XmlError
+from api.s3.xml_parse import MALFORMED, S3XmlError, parse_document
 from api.s3.xml_render import Owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -118,16 +118,7 @@ def parse_access_control_policy(
 ) -> tuple[str | None, list[tuple[str, str, str]]]:
     """(owner ID or None, grants) of an ``AccessControlPolicy`` body; each grant is
     (grantee type, grantee ID / URI / e-mail, permission). MalformedACLError if off-schema."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _malformed_acl() from None
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # no entity expansion, no external entities
-        raise _malformed_acl()
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
-        raise _malformed_acl() from None
+    root = parse_document(body, _malformed_acl)
     if _local(root.tag) != "AccessControlPolicy":
         raise _malformed_acl()
     owner_id: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from api.s3.xml_render import CHECKSUM_ALGORITHMS, NS, CorsRule
@@ -48,19 +48,25 @@ def _malformed() -> S3XmlError:
 # ---------------------------------------------------------------- tree walking
 
 
-def _root(body: bytes, name: str) -> tuple[ET.Element, str]:
-    """Parse ``body`` and check its root; return it with the namespace prefix in use."""
+def parse_document(body: bytes, malformed: Callable[[], S3XmlError] = _malformed) -> ET.Element:
+    """Parse a request body as S3 does: UTF-8 (a BOM allowed), no DOCTYPE or entities (no
+    expansion, no external entities); anything else raises what ``malformed`` makes."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _malformed() from None
+        raise malformed() from None
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        raise _malformed()
+        raise malformed()
     try:
         # A str is fed to expat as UTF-8 whatever the XML declaration says.
-        root = ET.fromstring(text)
+        return ET.fromstring(text)
     except ET.ParseError:
-        raise _malformed() from None
+        raise malformed() from None
+
+
+def _root(body: bytes, name: str) -> tuple[ET.Element, str]:
+    """Parse ``body`` and check its root; return it with the namespace prefix in use."""
+    root = parse_document(body)
     prefix = f"{{{NS}}}" if root.tag.startswith("{") else ""
     if root.tag != f"{prefix}{name}":
         raise _malformed()
