@@ -615,11 +615,10 @@ def floor_section(results: dict[str, Result], floor: durable_floor.Floor) -> lis
         return cell.rate if cell and cell.rate else None
 
     rows = [
-        ("PUT 4 KiB", 1, "obj/s", "2x moto", peer_rate("moto", "put4k_c1"), 2.0, floor.put4k_c1,
-         "log pair + blob, in series"),
-        ("PUT 4 KiB", HIGH, "obj/s", "1.0x SeaweedFS", peer_rate("seaweedfs", "put4k_c16"), 1.0,
-         floor.put4k_c16, f"log pairs from {HIGH} writers (blob flushes left out)"),
-        ("PUT 64 MiB", 1, "MiB/s", "2x moto", peer_rate("moto", "put64m_c1"), 2.0, floor.put64m,
+        ("put4k_c1", "moto", 2.0, floor.put4k_c1, "log pair + blob, in series"),
+        ("put4k_c16", "seaweedfs", 1.0, floor.put4k_c16,
+         f"log pairs from {HIGH} writers (blob flushes left out)"),
+        ("put64m_c1", "moto", 2.0, floor.put64m,
          "half the disk's write rate (every byte is written twice)"),
     ]  # fmt: skip
     lines = [
@@ -636,12 +635,13 @@ def floor_section(results: dict[str, Result], floor: durable_floor.Floor) -> lis
         "| what the floor counts | MyCloud now | reachable? |",
         "|---|---:|---|---:|---:|---|---:|---|",
     ]
-    keys = {("PUT 4 KiB", 1): "put4k_c1", ("PUT 4 KiB", HIGH): "put4k_c16",
-            ("PUT 64 MiB", 1): "put64m_c1"}  # fmt: skip
-    for op, conc, unit, label, peer, times, most, counts in rows:
+    for key, target, times, most, counts in rows:
+        op, conc, unit = CELL_INFO[key]
+        label = f"{'1.0' if times == 1 else f'{times:g}'}x {LABEL[target]}"
+        peer = peer_rate(target, key)
         need = peer * times if peer else None
         ours = results.get("mycloud")
-        cell = ours.cells.get(keys[(op, conc)]) if ours else None
+        cell = ours.cells.get(key) if ours else None
         now = fmt(cell.rate, unit) if cell and cell.rate else "n/a"
         verdict = "n/a" if need is None else ("**no**" if most < need else "yes, in principle")
         lines.append(

@@ -498,11 +498,11 @@ def multipart_checksums(
     algorithm = created.checksum_algorithm
     if algorithm not in checksums.TYPES:
         return {}
-    values = [(p.checksums.get(algorithm), p.size) for p in parts]
-    if any(value is None for value, _ in values):
+    if not all(algorithm in p.checksums for p in parts):
         return {}
     kind = created.checksum_type or checksums.default_type(algorithm)
-    return {algorithm: checksums.multipart(algorithm, kind, values)}  # type: ignore[arg-type]
+    values = [(p.checksums[algorithm], p.size) for p in parts]
+    return {algorithm: checksums.multipart(algorithm, kind, values)}
 
 
 def multipart_etag(part_etags: list[str]) -> str:
