@@ -11,7 +11,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bus.server import free_port
 from storage import (
     BlobNotFound,
     DigestMismatch,
@@ -74,12 +74,6 @@ class Node:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
